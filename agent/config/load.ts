@@ -1,0 +1,330 @@
+// Reads the YAML config file, validates it against the schema, checks the files it names and
+// reads the secrets those files hold. Every problem is collected (not just the first) and names
+// its key path, the bad value and what was expected.
+import fs from 'node:fs';
+import nodePath from 'node:path';
+import { parseDocument } from 'yaml';
+import { configSchema, type Config } from './schema.ts';
+import { keysAt } from './schema-walk.ts';
+
+export const DEFAULT_CONFIG_PATH = '/etc/booth-agent/config.yaml';
+
+export interface Problem {
+  /** Key path such as "opensearch.batch.max_docs", or the file name for problems with the file itself. */
+  path: string;
+  message: string;
+}
+
+/** Secret values read from the `*_file` keys, by key path. Never logged (see agent/log). */
+export type Secrets = Map<string, string>;
+
+export type LoadResult =
+  | { ok: true; path: string; config: Config; secrets: Secrets; warnings: Problem[] }
+  | { ok: false; path: string; problems: Problem[]; warnings: Problem[] };
+
+export function resolveConfigPath(flag: string | undefined, env = process.env): string {
+  return flag ?? env['BOOTH_AGENT_CONFIG'] ?? DEFAULT_CONFIG_PATH;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.path}: ${p.message}`;
+}
+
+export function loadConfig(file: string): LoadResult {
+  const problems: Problem[] = [];
+  const warnings: Problem[] = [];
+  const fail = () => ({ ok: false as const, path: file, problems, warnings });
+
+  let textContent: string;
+  try {
+    textContent = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push({ path: file, message: `cannot read the config file: ${describeFsError(err)}` });
+    return fail();
+  }
+
+  const doc = parseDocument(textContent, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const pos = e.linePos?.[0];
+      const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+      problems.push({ path: where, message: `YAML syntax error: ${e.message.split('\n')[0]}` });
+    }
+    return fail();
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push({ path: file, message: 'expected a YAML map of settings at the top level' });
+    return fail();
+  }
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, raw));
+    return fail();
+  }
+  const config = parsed.data;
+  problems.push(...crossChecks(config));
+  const secrets: Secrets = new Map();
+  problems.push(...fileChecks(config, secrets, warnings));
+  if (problems.length > 0) return fail();
+  if (!config.uploads.tls.verify || !config.opensearch.tls.verify) {
+    const key = !config.uploads.tls.verify ? 'uploads.tls.verify' : 'opensearch.tls.verify';
+    warnings.push({ path: key, message: 'certificate verification is off: anyone on the network path can read and alter the traffic' });
+  }
+  return { ok: true, path: file, config, secrets, warnings };
+}
+
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+}
+
+function describeIssue(issue: Issue, raw: unknown): Problem[] {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    const allowed = keysAt(configSchema, issue.path);
+    return issue.keys.map((key) => {
+      const hint = closest(key, allowed);
+      const known = hint ? `did you mean "${hint}"?` : `allowed here: ${allowed.join(', ')}`;
+      return { path: [...path, key].join('.'), message: `unknown key (${known})` };
+    });
+  }
+  const value = valueAt(raw, path);
+  const got = value === undefined ? '' : `, got ${describeValue(value)}`;
+  const message = issue.code === 'custom' ? issue.message : `expected ${issue.message}`;
+  if (value !== undefined && message.startsWith('required')) {
+    // A section given as something other than a map ("booth: FB-1").
+    return [{ path: path.join('.') || '(top level)', message: `expected a map of settings${got}` }];
+  }
+  return [{ path: path.join('.') || '(top level)', message: `${message}${got}` }];
+}
+
+function valueAt(raw: unknown, path: string[]): unknown {
+  let v = raw;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `a list (${truncate(JSON.stringify(v))})`;
+  if (typeof v === 'object') return `a map (${truncate(JSON.stringify(v))})`;
+  if (typeof v === 'string') return JSON.stringify(truncate(v));
+  return String(v);
+}
+
+function truncate(s: string, max = 60): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+const REGION_NAMES = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
+// Codes ICU knows that are not ISO 3166-1 countries.
+const NOT_COUNTRIES: Record<string, string> = {
+  UK: 'the ISO code of the United Kingdom is GB',
+  EU: 'EU is a union, not a country',
+  EZ: 'EZ is the eurozone, not a country',
+  UN: 'UN is not a country',
+  ZZ: 'ZZ means unknown',
+  QO: 'QO is not a country',
+};
+
+function crossChecks(config: Config): Problem[] {
+  const problems: Problem[] = [];
+  const c = config.booth.country;
+  if (NOT_COUNTRIES[c] || !REGION_NAMES.of(c)) {
+    const why = NOT_COUNTRIES[c] ? ` (${NOT_COUNTRIES[c]})` : '';
+    problems.push({ path: 'booth.country', message: `expected an ISO 3166-1 alpha-2 country code, got "${c}"${why}` });
+  }
+  const placeholders = [...config.uploads.url.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!);
+  for (const p of placeholders) {
+    if (!['booth_id', 'booking_id', 'file'].includes(p)) {
+      problems.push({ path: 'uploads.url', message: `unknown placeholder {${p}}: expected {booth_id}, {booking_id} or {file}` });
+    }
+  }
+  if (!placeholders.includes('file')) {
+    problems.push({ path: 'uploads.url', message: 'expected the {file} placeholder, or every image would go to the same URL' });
+  }
+  if (config.uploads.after_upload === 'move' && !config.uploads.move_to) {
+    problems.push({ path: 'uploads.move_to', message: 'required when uploads.after_upload is move: expected a folder' });
+  }
+  for (const [key, retry] of [['uploads.retry', config.uploads.retry], ['opensearch.retry', config.opensearch.retry]] as const) {
+    if (retry.min_delay > retry.max_delay) {
+      problems.push({ path: `${key}.min_delay`, message: `expected at most ${key}.max_delay` });
+    }
+  }
+  const auth = config.opensearch.auth;
+  const need = (key: keyof typeof auth, why: string) => {
+    if (!auth[key]) problems.push({ path: `opensearch.auth.${key}`, message: `required when opensearch.auth.type is ${auth.type}: ${why}` });
+  };
+  if (auth.type === 'basic') {
+    need('username', 'expected the user name');
+    need('password_file', 'expected the file holding the password');
+  } else if (auth.type === 'bearer') {
+    need('token_file', 'expected the file holding the token');
+  } else if (auth.type === 'sigv4') {
+    need('region', 'expected an AWS region such as us-east-1');
+    need('access_key_id_file', 'expected the file holding the access key id');
+    need('secret_access_key_file', 'expected the file holding the secret access key');
+  }
+  for (const section of ['uploads', 'opensearch'] as const) {
+    const t = config[section].tls;
+    if (Boolean(t.cert_file) !== Boolean(t.key_file)) {
+      const missing = t.cert_file ? 'key_file' : 'cert_file';
+      problems.push({ path: `${section}.tls.${missing}`, message: `required together with ${section}.tls.${missing === 'key_file' ? 'cert_file' : 'key_file'}` });
+    }
+  }
+  return problems;
+}
+
+function fileChecks(config: Config, secrets: Secrets, warnings: Problem[]): Problem[] {
+  const problems: Problem[] = [];
+  const check = (key: string, p: string | undefined, kind: 'dir-write' | 'dir-read' | 'file-read' | 'file-parent') => {
+    if (!p) return;
+    const problem = checkPath(p, kind);
+    if (problem) problems.push({ path: key, message: `${problem}: ${p}` });
+  };
+  check('state_dir', config.state_dir, 'dir-write');
+  check('uploads.watch_dir', config.uploads.watch_dir, 'dir-read');
+  if (config.uploads.after_upload === 'move') check('uploads.move_to', config.uploads.move_to, 'dir-write');
+  check('log.file', config.log.file, 'file-parent');
+  for (const section of ['uploads', 'opensearch'] as const) {
+    const t = config[section].tls;
+    check(`${section}.tls.ca_file`, t.ca_file, 'file-read');
+    check(`${section}.tls.cert_file`, t.cert_file, 'file-read');
+    if (t.key_file) readSecret(`${section}.tls.key_file`, t.key_file, secrets, problems, warnings);
+  }
+  const auth = config.opensearch.auth;
+  const used: Record<string, boolean> = {
+    password_file: auth.type === 'basic',
+    token_file: auth.type === 'bearer',
+    access_key_id_file: auth.type === 'sigv4',
+    secret_access_key_file: auth.type === 'sigv4',
+  };
+  for (const key of Object.keys(used) as (keyof typeof auth)[]) {
+    const file = auth[key];
+    if (!file) continue;
+    if (!used[key]) {
+      warnings.push({ path: `opensearch.auth.${key}`, message: `ignored: opensearch.auth.type is ${auth.type}` });
+      continue;
+    }
+    readSecret(`opensearch.auth.${key}`, String(file), secrets, problems, warnings);
+  }
+  for (const [header, file] of Object.entries(config.uploads.header_files)) {
+    readSecret(`uploads.header_files.${header}`, file, secrets, problems, warnings);
+  }
+  return problems;
+}
+
+function checkPath(p: string, kind: 'dir-write' | 'dir-read' | 'file-read' | 'file-parent'): string | undefined {
+  const abs = nodePath.resolve(p);
+  if (kind === 'file-parent') {
+    if (fs.existsSync(abs)) return canAccess(abs, fs.constants.W_OK) ? undefined : 'the file is not writable';
+    const dir = nodePath.dirname(abs);
+    if (!isDir(dir)) return 'its folder does not exist';
+    return canAccess(dir, fs.constants.W_OK | fs.constants.X_OK) ? undefined : 'its folder is not writable';
+  }
+  if (kind === 'dir-write') {
+    // A state dir that does not exist yet is created by `run`: its nearest existing parent must be writable.
+    let dir = abs;
+    while (!fs.existsSync(dir)) dir = nodePath.dirname(dir);
+    if (!isDir(dir)) return dir === abs ? 'expected a folder, found a file' : `${dir} is a file, not a folder`;
+    return canAccess(dir, fs.constants.W_OK | fs.constants.X_OK) ? undefined : dir === abs ? 'the folder is not writable' : `cannot be created (${dir} is not writable)`;
+  }
+  if (!fs.existsSync(abs)) return kind === 'dir-read' ? 'the folder does not exist' : 'the file does not exist';
+  if (kind === 'dir-read') {
+    if (!isDir(abs)) return 'expected a folder, found a file';
+    return canAccess(abs, fs.constants.R_OK | fs.constants.X_OK) ? undefined : 'the folder is not readable';
+  }
+  if (isDir(abs)) return 'expected a file, found a folder';
+  return canAccess(abs, fs.constants.R_OK) ? undefined : 'the file is not readable';
+}
+
+function readSecret(key: string, file: string, secrets: Secrets, problems: Problem[], warnings: Problem[]): void {
+  let value: string;
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+    value = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    problems.push({ path: key, message: `cannot read the secret file ${file}: ${describeFsError(err)}` });
+    return;
+  }
+  if (value.trim() === '') {
+    problems.push({ path: key, message: `the secret file is empty: ${file}` });
+    return;
+  }
+  const worldReadable = (stat.mode & 0o004) !== 0;
+  const foreignGroupReadable = (stat.mode & 0o040) !== 0 && !ownGroups().includes(stat.gid);
+  if (worldReadable || foreignGroupReadable) {
+    const who = worldReadable ? 'every user' : 'its group';
+    warnings.push({ path: key, message: `${file} is readable by ${who} (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it` });
+  }
+  secrets.set(key, value);
+}
+
+function ownGroups(): number[] {
+  return [process.getgid?.() ?? -1, ...(process.getgroups?.() ?? [])];
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function canAccess(p: string, mode: number): boolean {
+  try {
+    fs.accessSync(p, mode);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function describeFsError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'ENOENT':
+      return 'it does not exist';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder';
+    default:
+      return e.message ?? String(err);
+  }
+}

@@ -1,0 +1,108 @@
+// The daemon: opens the buffer, starts the sources and sinks, keeps the buffer within its bounds,
+// and on SIGTERM/SIGINT stops them within a deadline. `booth-agent run` is a thin shell around this.
+import fs from 'node:fs';
+import os from 'node:os';
+import { DocumentBuffer, type BufferNotice } from './buffer/buffer.ts';
+import type { Config } from './config/schema.ts';
+import type { Logger } from './log/logger.ts';
+import type { Sink } from './sinks/sink.ts';
+import { Recorder } from './sources/recorder.ts';
+import type { Source } from './sources/source.ts';
+import { AGENT_VERSION } from '../shared/version.ts';
+import type { BoothIdentity } from '../shared/documents/stamp.ts';
+
+export interface DaemonOptions {
+  config: Config;
+  logger: Logger;
+  /** Resolves when the daemon should stop (a signal arrived). */
+  stopRequested: Promise<string>;
+  /** Total time allowed for a clean stop. */
+  stopDeadlineMs?: number;
+  now?: () => number;
+}
+
+const MAINTENANCE_INTERVAL_MS = 60_000;
+const HELD_FLUSH_INTERVAL_MS = 5_000;
+
+export function boothIdentity(config: Config): BoothIdentity {
+  const { id, country, region, labels } = config.booth;
+  return { id, country, region, labels };
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  const { config, logger } = opts;
+  const now = opts.now ?? Date.now;
+  const startedAt = performance.now();
+  const booth = boothIdentity(config);
+  const buffer = DocumentBuffer.open({
+    stateDir: config.state_dir,
+    maxSizeBytes: config.buffer.max_size,
+    maxAgeMs: config.buffer.max_age,
+    booth,
+    now,
+    onNotice: (n) => logNotice(logger, n),
+  });
+  const recorder = new Recorder(buffer, booth, logger, now);
+  recorder.record([
+    recorder.event('started', `booth-agent ${AGENT_VERSION} started (pid ${process.pid})`, {
+      process: { pid: process.pid },
+      agent: { boot_id: bootId() },
+    }),
+  ]);
+  logger.info('started', { version: AGENT_VERSION, booth: booth.id, state_dir: config.state_dir, pid: process.pid });
+
+  void buffer.checkInBackground().then((result) => {
+    if (result !== 'ok') logger.error('buffer check found a problem; started a fresh buffer', { result });
+  });
+  buffer.pruneExpired();
+  const maintenance = setInterval(() => safely(logger, 'buffer maintenance', () => buffer.pruneExpired()), MAINTENANCE_INTERVAL_MS);
+  const heldFlush = setInterval(() => safely(logger, 'recording held documents', () => recorder.flushHeld()), HELD_FLUSH_INTERVAL_MS);
+
+  const sources: Source[] = [];
+  const sinks: Sink[] = [];
+  for (const s of sources) await s.start();
+  for (const s of sinks) s.start();
+
+  const signal = await opts.stopRequested;
+  const deadline = now() + (opts.stopDeadlineMs ?? 8000);
+  logger.info('stopping', { signal });
+  clearInterval(maintenance);
+  clearInterval(heldFlush);
+  // Sources first (no new documents), then sinks (flush what can be flushed before the deadline).
+  await Promise.allSettled(sources.map((s) => s.stop(deadline)));
+  await Promise.allSettled(sinks.map((s) => s.stop(deadline)));
+  const uptimeMs = performance.now() - startedAt;
+  safely(logger, 'recording the stop', () =>
+    recorder.record([
+      recorder.event('stopped', `booth-agent stopped on ${signal} after ${Math.round(uptimeMs / 1000)}s`, {
+        event: { reason: signal, duration_ms: Math.round(uptimeMs) },
+        process: { pid: process.pid },
+      }),
+    ]),
+  );
+  buffer.close();
+  logger.info('stopped', { signal, uptime_s: Math.round(uptimeMs / 1000) });
+}
+
+function logNotice(logger: Logger, n: BufferNotice): void {
+  if (n.kind === 'dropped') logger.warn('buffer dropped documents', { reason: n.reason, dropped: n.dropped, by_dataset: n.byDataset });
+  else if (n.kind === 'reset') logger.error('buffer database was unusable; moved aside and started fresh', { reason: n.reason, quarantined: n.quarantinedPath });
+  else logger.error('disk full while recording', { file: n.file });
+}
+
+function safely(logger: Logger, what: string, fn: () => unknown): void {
+  try {
+    fn();
+  } catch (err) {
+    logger.error(`${what} failed`, { error: err });
+  }
+}
+
+/** The kernel's id of this boot: tells a reboot apart from a restart of the agent. */
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return `${os.hostname()}-${Math.round(Date.now() / 1000 - os.uptime())}`;
+  }
+}
