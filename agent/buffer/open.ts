@@ -25,8 +25,8 @@ export interface Opened {
   reset?: Reset;
 }
 
-/** Files up to this size are checked at open (well under a second); larger ones in the background. */
-export const SYNC_CHECK_MAX_BYTES = 64e6;
+/** Files up to this size are quick_checked at open (under half a second); larger ones in steps while running. */
+export const SYNC_CHECK_MAX_BYTES = 32e6;
 
 export interface OpenOptions {
   /** Run SQLite's quick_check at open when the file is small enough (see SYNC_CHECK_MAX_BYTES). */

@@ -1,0 +1,125 @@
+// Bad state (SPEC §6): a corrupt or unreadable database is moved aside, kept for inspection, a
+// fresh one is started and a state_reset event says so; the agent keeps running.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { SYNC_CHECK_MAX_BYTES } from '../agent/buffer/open.ts';
+import { collect, runCli, startCli, waitForOutput } from './support/cli.ts';
+import { writeConfig } from './support/config.ts';
+import { BOOTH, sampleDoc } from './support/documents.ts';
+import { tempDir } from './support/tmp.ts';
+
+function openBuffer(stateDir: string) {
+  return DocumentBuffer.open({ stateDir, maxSizeBytes: 1e9, maxAgeMs: 30 * 86_400_000, booth: BOOTH });
+}
+
+function stateResets(buf: DocumentBuffer) {
+  return [...buf.documents()].map((e) => JSON.parse(e.body)).filter((d) => d.event.action === 'state_reset');
+}
+
+test('a database overwritten with garbage: run quarantines it, starts fresh, records state_reset, exits 0 on SIGTERM', async (t) => {
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir);
+  const seed = openBuffer(cfg.stateDir);
+  seed.record(Array.from({ length: 100 }, (_, i) => sampleDoc('booth.upload', i)));
+  seed.close();
+  const dbFile = path.join(cfg.stateDir, 'buffer.db');
+  fs.writeFileSync(dbFile, crypto.randomBytes(256 * 1024));
+
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child);
+  await waitForOutput(child, /"message":"started"/);
+  child.kill('SIGTERM');
+  const result = await done;
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /moved aside and started fresh/);
+  assert.match(result.stderr, /not a SQLite database/);
+
+  const quarantined = fs.readdirSync(cfg.stateDir).filter((f) => /^buffer\.db\.corrupt-[^-]+.*Z$/.test(f));
+  assert.equal(quarantined.length, 1, `kept for inspection: ${fs.readdirSync(cfg.stateDir).join(', ')}`);
+  assert.equal(fs.statSync(path.join(cfg.stateDir, quarantined[0]!)).size, 256 * 1024, 'the old file is kept unchanged');
+
+  const buf = openBuffer(cfg.stateDir);
+  t.after(() => buf.close());
+  const resets = stateResets(buf);
+  assert.equal(resets.length, 1);
+  assert.match(resets[0].message, /not a SQLite database/);
+  assert.equal(resets[0].buffer.quarantined_path, path.join(cfg.stateDir, quarantined[0]!));
+  assert.equal(buf.integrityCheck(), 'ok');
+  const actions = [...buf.documents()].map((e) => JSON.parse(e.body).event.action);
+  assert.deepEqual(actions.sort(), ['started', 'state_reset', 'stopped']);
+});
+
+test('a damaged page inside a small database is found at open', (t) => {
+  const dir = tempDir(t);
+  const buf = openBuffer(dir);
+  buf.record(Array.from({ length: 2000 }, (_, i) => sampleDoc('booth.upload', i)));
+  buf.close();
+  const file = path.join(dir, 'buffer.db');
+  const size = fs.statSync(file).size;
+  const fd = fs.openSync(file, 'r+');
+  // Scribble over a table page in the middle of the file.
+  fs.writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, Math.floor(size / 2 / 4096) * 4096);
+  fs.closeSync(fd);
+
+  const reopened = openBuffer(dir);
+  t.after(() => reopened.close());
+  assert.ok(reopened.reset, 'the damage was noticed');
+  assert.equal(stateResets(reopened).length, 1);
+  assert.equal(reopened.stats().queued, 1, 'a fresh buffer holds only the state_reset event');
+});
+
+test('a large database is checked in the background, and a damaged one replaced while the agent runs', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const buf = openBuffer(dir);
+  const batch = Array.from({ length: 1000 }, (_, i) => sampleDoc('booth.upload', i));
+  while (fs.statSync(path.join(dir, 'buffer.db')).size <= SYNC_CHECK_MAX_BYTES * 1.1) {
+    for (let i = 0; i < 20; i++) buf.record(batch);
+    buf.checkpoint();
+  }
+  buf.close();
+  const file = path.join(dir, 'buffer.db');
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.alloc(8192, 0x5a), 0, 8192, Math.floor(fs.statSync(file).size / 3 / 4096) * 4096);
+  fs.closeSync(fd);
+
+  const started = performance.now();
+  const big = openBuffer(dir);
+  t.after(() => big.close());
+  assert.ok(performance.now() - started < 2000, 'a large file does not hold up the start');
+  assert.equal(big.reset, undefined, 'not checked at open');
+  const result = await big.checkInBackground();
+  assert.notEqual(result, 'ok');
+  assert.equal(stateResets(big).length, 1, 'replaced with a fresh buffer and said so');
+  assert.equal(fs.readdirSync(dir).filter((f) => /^buffer\.db\.corrupt-.*Z$/.test(f)).length, 1);
+  big.record([sampleDoc('booth.upload', 1)]);
+  assert.equal(big.stats().queued, 2);
+});
+
+test('at most three quarantined databases are kept', (t) => {
+  const dir = tempDir(t);
+  for (let i = 0; i < 5; i++) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'buffer.db'), crypto.randomBytes(8192));
+    let clock = Date.parse('2026-11-24T10:00:00Z') + i * 1000;
+    const b = DocumentBuffer.open({ stateDir: dir, maxSizeBytes: 1e9, maxAgeMs: 1e9, booth: BOOTH, now: () => clock++ });
+    b.close();
+  }
+  assert.equal(fs.readdirSync(dir).filter((f) => /^buffer\.db\.corrupt-.*Z$/.test(f)).length, 3);
+});
+
+test('run exits 1 with a clear message when the state dir cannot be created', async (t) => {
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir);
+  // The state dir disappears and a file takes its place after the config was checked.
+  fs.rmSync(cfg.stateDir, { recursive: true, force: true });
+  const blocker = path.join(dir, 'blocker');
+  fs.writeFileSync(blocker, 'not a folder');
+  const cfg2 = writeConfig(dir, { state_dir: path.join(blocker, 'state') }, 'config2.yaml');
+  const result = await runCli(['run', '--config', cfg2.file]);
+  assert.equal(result.code, 78, 'caught by the config check already');
+  assert.match(result.stderr, /state_dir: .*blocker is a file/);
+});

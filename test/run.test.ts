@@ -1,0 +1,81 @@
+// `booth-agent run`: starts, records started/stopped, stays silent on stdout, stops cleanly on
+// SIGTERM and SIGINT well within 10 s.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { test } from 'node:test';
+import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { validateDocument } from '../shared/documents/validate.ts';
+import { collect, runCli, startCli, waitForOutput } from './support/cli.ts';
+import { writeConfig } from './support/config.ts';
+import { BOOTH } from './support/documents.ts';
+import { tempDir } from './support/tmp.ts';
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`run stops cleanly on ${signal}: exit 0 within 10 s, started and stopped recorded, nothing on stdout`, async (t) => {
+    const dir = tempDir(t);
+    const cfg = writeConfig(dir, { booth: { region: 'us-east', labels: { model: 'mirror-2' } } });
+    const child = startCli(['run', '--config', cfg.file]);
+    const done = collect(child);
+    await waitForOutput(child, /"message":"started"/);
+    const stopAt = performance.now();
+    child.kill(signal);
+    const result = await done;
+    const stopMs = performance.now() - stopAt;
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(stopMs < 10_000, `stopped in ${Math.round(stopMs)} ms`);
+    assert.equal(result.stdout, '');
+    for (const line of result.stderr.trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), `log lines are JSON: ${line}`);
+
+    assert.equal((fs.statSync(cfg.stateDir).mode & 0o777).toString(8), '700', 'the state dir is private');
+    const buf = DocumentBuffer.open({ stateDir: cfg.stateDir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH });
+    t.after(() => buf.close());
+    const docs = [...buf.documents()].map((e) => JSON.parse(e.body));
+    assert.deepEqual(docs.map((d) => d.event.action), ['started', 'stopped']);
+    for (const d of docs) {
+      const v = validateDocument(d);
+      assert.ok(v.ok, v.ok ? '' : v.reason);
+      assert.equal(d.booth.id, 'FB-1042');
+      assert.equal(d.booth.region, 'us-east');
+      assert.deepEqual(d.booth.labels, { model: 'mirror-2' });
+    }
+    assert.equal(docs[1].event.reason, signal);
+    assert.ok(docs[1].event.duration_ms > 0);
+  });
+}
+
+test('run writes its log to log.file when configured, and nothing to stderr', async (t) => {
+  const dir = tempDir(t);
+  const logFile = `${dir}/agent.log`;
+  const cfg = writeConfig(dir, { log: { file: logFile, level: 'debug' } });
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child);
+  const deadline = Date.now() + 15_000;
+  while (!(fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('"started"'))) {
+    assert.ok(Date.now() < deadline, 'the log file gets the started line');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGTERM');
+  const result = await done;
+  assert.equal(result.code, 0);
+  assert.equal(result.stderr, '');
+  assert.match(fs.readFileSync(logFile, 'utf8'), /"message":"stopped"/);
+});
+
+test('version prints the agent, Node 24 and SQLite versions', async () => {
+  const result = await runCli(['version']);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /^booth-agent \d+\.\d+\.\d+\nnode v24\.\d+\.\d+ \(linux-(x64|arm64)\)\nsqlite 3\.\d+\.\d+\n$/);
+});
+
+test('an unknown command or option is a usage error (64) with help', async () => {
+  const unknown = await runCli(['frobnicate']);
+  assert.equal(unknown.code, 64);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  assert.match(unknown.stderr, /check-config/);
+  const badOption = await runCli(['run', '--colour']);
+  assert.equal(badOption.code, 64);
+  assert.match(badOption.stderr, /--colour/);
+  const help = await runCli(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: booth-agent <command>/);
+});
