@@ -79,3 +79,16 @@ test('an unknown command or option is a usage error (64) with help', async () =>
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage: booth-agent <command>/);
 });
+
+test('demo runs the pipeline end to end and leaves no temporary folder behind', async () => {
+  const os = await import('node:os');
+  const before = new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('booth-agent-demo-')));
+  const result = await runCli(['demo']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /recorded 82 documents/);
+  assert.match(result.stdout, /Saved 40 images \(.* MB\) of booking 4711 in .* \(12\.\d MB\/s\)/);
+  assert.match(result.stdout, /of booking 4712 .*\(0\.\d MB\/s\)/);
+  assert.match(result.stdout, /started .*\n.*stopped/);
+  const after = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('booth-agent-demo-') && !before.has(f));
+  assert.deepEqual(after, []);
+});

@@ -1,6 +1,7 @@
 // Dispatches `booth-agent <command>` to the command files beside this one.
 import { parseArgs } from 'node:util';
 import { checkConfig } from './check-config.ts';
+import { demo } from './demo.ts';
 import type { Command } from './command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 import { exportCommand } from './export.ts';
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, Command> = {
   'check-config': checkConfig,
   record,
   export: exportCommand,
+  demo,
   version,
 };
 

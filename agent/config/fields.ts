@@ -110,8 +110,8 @@ export function size(minBytes: number, maxBytes: number, opts: FieldOptions<stri
 }
 
 /** A map of string to string, e.g. labels or headers. */
-export function stringMap(keyRe: RegExp, keyExpect: string, maxEntries: number, doc: string) {
-  const expect = `a map of ${keyExpect} to text (at most ${maxEntries} entries)`;
+export function stringMap(keyRe: RegExp, keyExpect: string, maxEntries: number, doc: string, valueExpect = 'text') {
+  const expect = `a map of ${keyExpect} to ${valueExpect} (at most ${maxEntries} entries)`;
   return field<Record<string, string>>(
     expect,
     (v) => {

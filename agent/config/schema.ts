@@ -63,7 +63,7 @@ export const configSchema = z.strictObject({
     }),
     method: oneOf(['PUT', 'POST'] as const, { default: 'PUT', doc: 'the raw file is the request body' }),
     headers: stringMap(HEADER_NAME_RE, 'HTTP header names', 64, 'extra request headers (no secrets here)'),
-    header_files: stringMap(HEADER_NAME_RE, 'HTTP header names', 16, 'header name → file holding its value, e.g. Authorization'),
+    header_files: stringMap(HEADER_NAME_RE, 'HTTP header names', 16, 'header name → file holding its value, e.g. Authorization', 'file paths'),
     extensions: stringList(/^[A-Za-z0-9]{1,16}$/, 'file extensions without the dot', {
       default: ['jpg', 'jpeg', 'png', 'heic', 'gif', 'mp4', 'mov'],
       doc: 'only these are uploaded (case-insensitive)',
