@@ -466,7 +466,7 @@ export class DocumentBuffer {
     });
   }
 
-  /** Every unsent document and dead letter, oldest first, as stored (for export). */
+  /** Every unsent document, then every dead letter, as stored (for export): by kind, oldest first within a kind. */
   *documents(opts: { sinceMs?: number; dataset?: Dataset; includeDead?: boolean } = {}): Generator<{ body: string; dead: boolean }> {
     const since = opts.sinceMs ?? 0;
     const dataset = opts.dataset ?? null;

@@ -12,7 +12,7 @@ import { configFor } from './config-for-command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 
 const BATCH = 500;
-const MAX_LINE_BYTES = 1_000_000;
+const MAX_LINE_CHARS = 1_000_000;
 const MAX_REPORTED = 100;
 
 export const record: Command = {
@@ -50,8 +50,8 @@ export const record: Command = {
       for await (const line of readline.createInterface({ input, crlfDelay: Infinity })) {
         lineNo++;
         if (line.trim() === '') continue;
-        if (line.length > MAX_LINE_BYTES) {
-          reportInvalid(lineNo, `longer than ${MAX_LINE_BYTES} bytes`);
+        if (line.length > MAX_LINE_CHARS) {
+          reportInvalid(lineNo, `longer than ${MAX_LINE_CHARS} characters`);
           continue;
         }
         let parsed: unknown;
@@ -65,7 +65,14 @@ export const record: Command = {
           reportInvalid(lineNo, 'expected a JSON object');
           continue;
         }
-        const result = validateDocument(stamp(expandDottedKeys(parsed) as Record<string, unknown>, booth));
+        let expanded: Record<string, unknown>;
+        try {
+          expanded = expandDottedKeys(parsed) as Record<string, unknown>;
+        } catch (err) {
+          reportInvalid(lineNo, (err as Error).message);
+          continue;
+        }
+        const result = validateDocument(stamp(expanded, booth));
         if (!result.ok) {
           reportInvalid(lineNo, result.reason);
           continue;
