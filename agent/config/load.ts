@@ -23,7 +23,7 @@ export type LoadResult =
   | { ok: false; path: string; problems: Problem[]; warnings: Problem[] };
 
 export function resolveConfigPath(flag: string | undefined, env = process.env): string {
-  return flag ?? env['BOOTH_AGENT_CONFIG'] ?? DEFAULT_CONFIG_PATH;
+  return flag || env['BOOTH_AGENT_CONFIG'] || DEFAULT_CONFIG_PATH;
 }
 
 export function formatProblem(p: Problem): string {
@@ -48,7 +48,8 @@ export function loadConfig(file: string): LoadResult {
     for (const e of doc.errors) {
       const pos = e.linePos?.[0];
       const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
-      problems.push({ path: where, message: `YAML syntax error: ${e.message.split('\n')[0]}` });
+      const text = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      problems.push({ path: where, message: `YAML syntax error: ${text}` });
     }
     return fail();
   }
@@ -61,10 +62,18 @@ export function loadConfig(file: string): LoadResult {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...describeIssue(issue, raw));
+    // Check the rest too, so one run lists every problem: the bad keys are set aside (their
+    // defaults or placeholders stand in) and problems about them are not repeated.
+    const lenient = lenientParse(raw as Record<string, unknown>, parsed.error.issues);
+    if (lenient) {
+      const known = (p: Problem) => lenient.setAside.some((bad) => p.path === bad || p.path.startsWith(`${bad}.`));
+      const more = [...crossChecks(lenient.config, raw), ...fileChecks(lenient.config, new Map(), [])];
+      problems.push(...more.filter((p) => !known(p)));
+    }
     return fail();
   }
   const config = parsed.data;
-  problems.push(...crossChecks(config));
+  problems.push(...crossChecks(config, raw));
   const secrets: Secrets = new Map();
   problems.push(...fileChecks(config, secrets, warnings));
   if (problems.length > 0) return fail();
@@ -75,11 +84,58 @@ export function loadConfig(file: string): LoadResult {
   return { ok: true, path: file, config, secrets, warnings };
 }
 
+// Stand-ins for required keys that are missing or bad, so the other checks can still run.
+const PLACEHOLDERS: Record<string, unknown> = {
+  'booth.id': 'placeholder',
+  'booth.country': 'US',
+  'uploads.watch_dir': '.',
+  'uploads.url': 'http://placeholder/{file}',
+};
+
+function lenientParse(raw: Record<string, unknown>, issues: readonly Issue[]): { config: Config; setAside: string[] } | undefined {
+  const copy = structuredClone(raw);
+  const setAside: string[] = [];
+  for (const issue of issues) {
+    const path = issue.path.map(String);
+    const targets = issue.code === 'unrecognized_keys' && issue.keys ? issue.keys.map((k) => [...path, k]) : [path];
+    for (const t of targets) {
+      deleteAt(copy, t);
+      setAside.push(t.join('.'));
+    }
+  }
+  for (const [key, value] of Object.entries(PLACEHOLDERS)) {
+    const path = key.split('.');
+    if (valueAt(copy, path) === undefined) {
+      setAt(copy, path, value);
+      setAside.push(key);
+    }
+  }
+  const again = configSchema.safeParse(copy);
+  return again.success ? { config: again.data, setAside } : undefined;
+}
+
+function deleteAt(obj: Record<string, unknown>, path: string[]): void {
+  if (path.length === 0) return;
+  const parent = valueAt(obj, path.slice(0, -1));
+  if (typeof parent === 'object' && parent !== null) delete (parent as Record<string, unknown>)[path[path.length - 1]!];
+}
+
+function setAt(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const key of path.slice(0, -1)) {
+    const next = cur[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
 interface Issue {
   code: string;
   path: PropertyKey[];
   message: string;
   keys?: string[];
+  expected?: string;
 }
 
 function describeIssue(issue: Issue, raw: unknown): Problem[] {
@@ -94,12 +150,13 @@ function describeIssue(issue: Issue, raw: unknown): Problem[] {
   }
   const value = valueAt(raw, path);
   const got = value === undefined ? '' : `, got ${describeValue(value)}`;
-  const message = issue.code === 'custom' ? issue.message : `expected ${issue.message}`;
-  if (value !== undefined && message.startsWith('required')) {
-    // A section given as something other than a map ("booth: FB-1").
-    return [{ path: path.join('.') || '(top level)', message: `expected a map of settings${got}` }];
+  const where = path.join('.') || '(top level)';
+  if (issue.code === 'invalid_type' && issue.expected === 'object') {
+    // A section that is missing or given as something other than a map ("booth: FB-1042").
+    return [{ path: where, message: value === undefined || value === null ? 'required: expected a map of settings' : `expected a map of settings${got}` }];
   }
-  return [{ path: path.join('.') || '(top level)', message: `${message}${got}` }];
+  const message = issue.code === 'custom' ? issue.message : `expected ${issue.message.replace(/^Invalid input: /, '')}`;
+  return [{ path: where, message: `${message}${got}` }];
 }
 
 function valueAt(raw: unknown, path: string[]): unknown {
@@ -159,7 +216,10 @@ const NOT_COUNTRIES: Record<string, string> = {
   QO: 'QO is not a country',
 };
 
-function crossChecks(config: Config): Problem[] {
+// Header names whose values are credentials: they belong in uploads.header_files.
+const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|x-auth-token)$|token|secret|password/i;
+
+function crossChecks(config: Config, raw: unknown): Problem[] {
   const problems: Problem[] = [];
   const c = config.booth.country;
   if (NOT_COUNTRIES[c] || !REGION_NAMES.of(c)) {
@@ -180,7 +240,20 @@ function crossChecks(config: Config): Problem[] {
   }
   for (const [key, retry] of [['uploads.retry', config.uploads.retry], ['opensearch.retry', config.opensearch.retry]] as const) {
     if (retry.min_delay > retry.max_delay) {
-      problems.push({ path: `${key}.min_delay`, message: `expected at most ${key}.max_delay` });
+      const given = (k: string) => String(valueAt(raw, [...key.split('.'), k]) ?? 'the default');
+      problems.push({ path: `${key}.min_delay`, message: `expected at most ${key}.max_delay (${given('max_delay')}), got ${given('min_delay')}` });
+    }
+  }
+  for (const name of Object.keys(config.uploads.headers)) {
+    if (SECRET_HEADER.test(name)) {
+      problems.push({ path: `uploads.headers.${name}`, message: 'a credential must not be written in the config file: put it in a file (mode 600) and name that file in uploads.header_files' });
+    }
+  }
+  for (const key of ['uploads.url', 'opensearch.url'] as const) {
+    const value = key === 'uploads.url' ? config.uploads.url : config.opensearch.url;
+    if (value && new URL(value.replace(/\{[^}]*\}/g, 'x')).password) {
+      const instead = key === 'opensearch.url' ? 'opensearch.auth with a password_file' : 'uploads.header_files';
+      problems.push({ path: key, message: `a password must not be written in the config file: remove it from the URL and use ${instead}` });
     }
   }
   const auth = config.opensearch.auth;

@@ -39,7 +39,7 @@ export function parseSize(text: string): number | undefined {
 
 /** "1m 56s", "2h 5m", "850ms" — the way the booking log line and status speak. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (Math.round(ms) < 1000) return `${Math.round(ms)}ms`;
   let s = Math.round(ms / 1000);
   const d = Math.floor(s / 86_400);
   s -= d * 86_400;
@@ -56,10 +56,12 @@ export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
+  // Round first, so 999,999 bytes reads "1.0 MB" rather than "1000 KB".
+  const digitsFor = (v: number, u: number) => (u === 0 || v >= 100 ? 0 : 1);
+  while (unit < units.length - 1 && Number(value.toFixed(digitsFor(value, unit))) >= 1000) {
     value /= 1000;
     unit++;
   }
-  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  const digits = digitsFor(value, unit);
   return `${value.toFixed(digits)} ${units[unit]}`;
 }

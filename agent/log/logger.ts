@@ -2,6 +2,7 @@
 // by size with a bounded number of files. Secrets never reach a log line: values read from secret
 // files are scrubbed wherever they appear, and fields whose names say "secret" are masked.
 import winston from 'winston';
+import { RotatingFileTransport } from './rotating-file.ts';
 
 export type Logger = winston.Logger;
 
@@ -34,20 +35,24 @@ export function redactor(secretValues: Iterable<string> = []) {
     out = out.replace(SENSITIVE_TEXT[2]!, `$1${REDACTED}@`);
     return out;
   };
-  const scrub = (value: unknown, depth: number): unknown => {
+  const scrub = (value: unknown, depth: number, seen: WeakSet<object>): unknown => {
     if (typeof value === 'string') return scrubText(value);
-    if (depth > 8 || value === null || typeof value !== 'object') return value;
-    if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+    if (value === null || typeof value !== 'object') return value;
+    // Past this depth nothing is written at all: unread content cannot be vouched for.
+    if (depth > 8) return '[TRUNCATED]';
+    if (seen.has(value)) return '[CIRCULAR]';
+    seen.add(value);
+    if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1, seen));
     if (value instanceof Error) {
       return { name: value.name, message: scrubText(value.message), stack: value.stack && scrubText(value.stack) };
     }
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = SENSITIVE_KEY.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' ? REDACTED : scrub(v, depth + 1);
+      out[k] = SENSITIVE_KEY.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' ? REDACTED : scrub(v, depth + 1, seen);
     }
     return out;
   };
-  return { scrubText, scrub: (v: unknown) => scrub(v, 0) };
+  return { scrubText, scrub: (v: unknown) => scrub(v, 0, new WeakSet()) };
 }
 
 export function createLogger(opts: LogOptions): Logger {
@@ -65,12 +70,7 @@ export function createLogger(opts: LogOptions): Logger {
     winston.format.json(),
   );
   const transport = opts.file
-    ? new winston.transports.File({
-        filename: opts.file,
-        maxsize: opts.maxSizeBytes ?? 10_000_000,
-        maxFiles: opts.maxFiles ?? 5,
-        tailable: true,
-      })
+    ? new RotatingFileTransport({ filename: opts.file, maxSizeBytes: opts.maxSizeBytes ?? 10_000_000, maxFiles: opts.maxFiles ?? 5 })
     : new winston.transports.Stream({ stream: process.stderr });
   return winston.createLogger({ level: opts.level, format, transports: [transport], exitOnError: false });
 }
