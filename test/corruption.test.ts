@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { SYNC_CHECK_MAX_BYTES } from '../agent/buffer/open.ts';
-import { collect, runCli, startCli, waitForOutput } from './support/cli.ts';
+import { runAgentUntilStarted, runCli } from './support/cli.ts';
 import { writeConfig } from './support/config.ts';
 import { BOOTH, sampleDoc } from './support/documents.ts';
 import { tempDir } from './support/tmp.ts';
@@ -29,11 +29,7 @@ test('a database overwritten with garbage: run quarantines it, starts fresh, rec
   const dbFile = path.join(cfg.stateDir, 'buffer.db');
   fs.writeFileSync(dbFile, crypto.randomBytes(256 * 1024));
 
-  const child = startCli(['run', '--config', cfg.file]);
-  const done = collect(child);
-  await waitForOutput(child, /"message":"started"/);
-  child.kill('SIGTERM');
-  const result = await done;
+  const result = await runAgentUntilStarted(cfg.file);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stderr, /moved aside and started fresh/);
   assert.match(result.stderr, /not a SQLite database/);

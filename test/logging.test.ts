@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { closeLogger, createLogger } from '../agent/log/logger.ts';
-import { collect, startCli, waitForOutput } from './support/cli.ts';
+import { runAgentUntilStarted } from './support/cli.ts';
 import { writeConfig } from './support/config.ts';
 import { tempDir } from './support/tmp.ts';
 
@@ -67,11 +67,7 @@ test('run at debug level with basic auth and an Authorization header file: no se
       auth: { type: 'basic', username: 'booth-writer', password_file: writeSecret(dir, 'password', PASSWORD) },
     },
   });
-  const child = startCli(['run', '--config', cfg.file]);
-  const done = collect(child);
-  await waitForFile(logFile, /"message":"started"/);
-  child.kill('SIGTERM');
-  const result = await done;
+  const result = await runAgentUntilStarted(cfg.file, { started: () => waitForFile(logFile, /"message":"started"/) });
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, '');
   assert.equal(result.stderr, '', 'private secret files give no warning, and the log goes to the file');
@@ -83,7 +79,7 @@ test('run at debug level with basic auth and an Authorization header file: no se
   assert.ok(started, text);
   assert.equal(started['level'], 'info');
   assert.equal(started['booth'], 'FB-1042', 'ordinary fields survive');
-  assert.equal(started['pid'], child.pid);
+  assert.equal(started['pid'], result.pid);
   assert.equal(started['state_dir'], path.join(dir, '[REDACTED]', 'state-[REDACTED]'), 'the secrets of the config are scrubbed wherever they appear');
   assert.ok(logged.some((l) => l['message'] === 'stopped' && l['signal'] === 'SIGTERM'), text);
 });
@@ -96,11 +92,7 @@ test('run with a bearer token file logging to stderr: no secret on stderr, lines
     log: { level: 'debug' },
     opensearch: { url: 'https://search.example.com:9200', auth: { type: 'bearer', token_file: writeSecret(dir, 'token', TOKEN) } },
   });
-  const child = startCli(['run', '--config', cfg.file]);
-  const done = collect(child);
-  await waitForOutput(child, /"message":"started"/);
-  child.kill('SIGTERM');
-  const result = await done;
+  const result = await runAgentUntilStarted(cfg.file);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, '');
   assertNoSecrets(result.stderr, [TOKEN], 'stderr');

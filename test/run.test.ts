@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { test } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { validateDocument } from '../shared/documents/validate.ts';
-import { collect, runCli, startCli, waitForOutput } from './support/cli.ts';
+import { runAgentUntilStarted, runCli } from './support/cli.ts';
 import { writeConfig } from './support/config.ts';
 import { BOOTH } from './support/documents.ts';
 import { tempDir } from './support/tmp.ts';
@@ -14,13 +14,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`run stops cleanly on ${signal}: exit 0 within 10 s, started and stopped recorded, nothing on stdout`, async (t) => {
     const dir = tempDir(t);
     const cfg = writeConfig(dir, { booth: { region: 'us-east', labels: { model: 'mirror-2' } } });
-    const child = startCli(['run', '--config', cfg.file]);
-    const done = collect(child);
-    await waitForOutput(child, /"message":"started"/);
-    const stopAt = performance.now();
-    child.kill(signal);
-    const result = await done;
-    const stopMs = performance.now() - stopAt;
+    const result = await runAgentUntilStarted(cfg.file, { signal });
+    const stopMs = result.stopMs;
     assert.equal(result.code, 0, result.stderr);
     assert.ok(stopMs < 10_000, `stopped in ${Math.round(stopMs)} ms`);
     assert.equal(result.stdout, '');
@@ -47,15 +42,15 @@ test('run writes its log to log.file when configured, and nothing to stderr', as
   const dir = tempDir(t);
   const logFile = `${dir}/agent.log`;
   const cfg = writeConfig(dir, { log: { file: logFile, level: 'debug' } });
-  const child = startCli(['run', '--config', cfg.file]);
-  const done = collect(child);
-  const deadline = Date.now() + 15_000;
-  while (!(fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('"started"'))) {
-    assert.ok(Date.now() < deadline, 'the log file gets the started line');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGTERM');
-  const result = await done;
+  const result = await runAgentUntilStarted(cfg.file, {
+    started: async () => {
+      const deadline = Date.now() + 15_000;
+      while (!(fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('"started"'))) {
+        assert.ok(Date.now() < deadline, 'the log file gets the started line');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  });
   assert.equal(result.code, 0);
   assert.equal(result.stderr, '');
   assert.match(fs.readFileSync(logFile, 'utf8'), /"message":"stopped"/);

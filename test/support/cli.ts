@@ -61,3 +61,20 @@ export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 15_00
     child.stderr?.on('data', onData);
   });
 }
+
+/**
+ * Starts `booth-agent run`, waits until it has started (its "started" log line on stderr, or
+ * `started` when the log goes elsewhere), sends `signal` and returns how it ended.
+ */
+export async function runAgentUntilStarted(
+  configFile: string,
+  opts: { signal?: NodeJS.Signals; started?: (child: ChildProcess) => Promise<unknown> } = {},
+): Promise<CliResult & { stopMs: number; pid: number | undefined }> {
+  const child = startCli(['run', '--config', configFile]);
+  const done = collect(child);
+  await (opts.started ? opts.started(child) : waitForOutput(child, /"message":"started"/));
+  const stopAt = performance.now();
+  child.kill(opts.signal ?? 'SIGTERM');
+  const result = await done;
+  return { ...result, stopMs: performance.now() - stopAt, pid: child.pid };
+}
