@@ -3,9 +3,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { DocumentBuffer, type BufferNotice } from './buffer/buffer.ts';
+import type { Secrets } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import type { Logger } from './log/logger.ts';
+import { ClockSkew } from './sinks/clock-skew.ts';
+import { sinkSettings } from './sinks/opensearch/settings.ts';
+import { OpenSearchSink } from './sinks/opensearch/sink.ts';
 import type { Sink } from './sinks/sink.ts';
+import { HeartbeatSource } from './sources/heartbeat.ts';
 import { Recorder } from './sources/recorder.ts';
 import type { Source } from './sources/source.ts';
 import { AGENT_VERSION } from '../shared/version.ts';
@@ -13,6 +18,7 @@ import type { BoothIdentity } from '../shared/documents/stamp.ts';
 
 export interface DaemonOptions {
   config: Config;
+  secrets: Secrets;
   logger: Logger;
   /** Resolves when the daemon should stop (a signal arrived). */
   stopRequested: Promise<string>;
@@ -43,10 +49,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     onNotice: (n) => logNotice(logger, n),
   });
   const recorder = new Recorder(buffer, booth, logger, now);
+  const boot = bootId();
   recorder.record([
     recorder.event('started', `booth-agent ${AGENT_VERSION} started (pid ${process.pid})`, {
       process: { pid: process.pid },
-      agent: { boot_id: bootId() },
+      agent: { boot_id: boot },
     }),
   ]);
   logger.info('started', { version: AGENT_VERSION, booth: booth.id, state_dir: config.state_dir, pid: process.pid });
@@ -58,8 +65,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const maintenance = setInterval(() => safely(logger, 'buffer maintenance', () => buffer.pruneExpired()), MAINTENANCE_INTERVAL_MS);
   const heldFlush = setInterval(() => safely(logger, 'recording held documents', () => recorder.flushHeld()), HELD_FLUSH_INTERVAL_MS);
 
-  const sources: Source[] = [];
+  const sources: Source[] = [new HeartbeatSource(recorder, buffer, logger, { intervalMs: config.heartbeat.interval, stateDir: config.state_dir, bootId: boot })];
   const sinks: Sink[] = [];
+  const shipping = sinkSettings(config, opts.secrets);
+  if (shipping) {
+    if (!shipping.tls.verify) logger.warn('OpenSearch certificate verification is off (opensearch.tls.verify: false)');
+    sinks.push(new OpenSearchSink(shipping, buffer, logger, new ClockSkew(buffer, booth, logger)));
+  } else {
+    logger.info('no opensearch.url: measuring and buffering only');
+  }
   for (const s of sources) await s.start();
   for (const s of sinks) s.start();
 
@@ -70,7 +84,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   clearInterval(heldFlush);
   // Sources first (no new documents), then sinks (flush what can be flushed before the deadline).
   await Promise.allSettled(sources.map((s) => s.stop(deadline)));
-  await Promise.allSettled(sinks.map((s) => s.stop(deadline)));
+  const stops = await Promise.allSettled(sinks.map((s) => s.stop(deadline)));
+  for (const r of stops) if (r.status === 'rejected') logger.error('a sink did not stop cleanly', { error: r.reason });
   const uptimeMs = performance.now() - startedAt;
   safely(logger, 'recording the stop', () =>
     recorder.record([

@@ -24,9 +24,14 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     assert.equal((fs.statSync(cfg.stateDir).mode & 0o777).toString(8), '700', 'the state dir is private');
     const buf = DocumentBuffer.open({ stateDir: cfg.stateDir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH });
     t.after(() => buf.close());
-    const docs = [...buf.documents()].map((e) => JSON.parse(e.body));
+    const all = [...buf.documents()].map((e) => JSON.parse(e.body));
+    const docs = all.filter((d) => d.event.dataset === 'booth.agent');
     assert.deepEqual(docs.map((d) => d.event.action), ['started', 'stopped']);
-    for (const d of docs) {
+    const heartbeats = all.filter((d) => d.event.dataset === 'booth.heartbeat');
+    assert.equal(heartbeats.length, 1, 'a heartbeat at start (only the newest is kept)');
+    assert.equal(heartbeats[0].agent.boot_id, docs[0].agent.boot_id);
+    assert.ok(heartbeats[0].host.memory.total_bytes > 0 && heartbeats[0].host.disk.free_bytes > 0);
+    for (const d of all) {
       const v = validateDocument(d);
       assert.ok(v.ok, v.ok ? '' : v.reason);
       assert.equal(d.booth.id, 'FB-1042');

@@ -103,6 +103,7 @@ export class DocumentBuffer {
   private readonly now: () => number;
   private readonly budget: SizeBudget;
   private readonly leased = new Set<number>();
+  private readonly listeners = new Set<() => void>();
   private stmts!: ReturnType<typeof prepare>;
 
   static open(opts: BufferOptions): DocumentBuffer {
@@ -178,6 +179,7 @@ export class DocumentBuffer {
       });
       try {
         write.immediate();
+        for (const l of this.listeners) l();
       } catch (err) {
         if (!isDiskFull(err)) throw err;
         if (this.pageCount() < this.budget.maxPageCount - 1) {
@@ -189,6 +191,12 @@ export class DocumentBuffer {
         write.immediate();
       }
     });
+  }
+
+  /** `listener` runs after every record() in this process commits (sinks use it to wake up). */
+  onRecord(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private insertRows(rows: Row[]): void {
@@ -361,6 +369,8 @@ export class DocumentBuffer {
       const leased = this.leasedJson();
       const out: LeasedDoc[] = [];
       let bytes = 0;
+      // Heartbeats handed back after a failed request may sit beside a newer one: keep only the newest.
+      this.stmts.deleteOlderHeartbeats.run(...seqRange(HEARTBEAT_PRIORITY), leased, ...seqRange(HEARTBEAT_PRIORITY));
       outer: for (const priority of SEND_ORDER) {
         for (const r of this.stmts.ready.iterate(...seqRange(priority), now, leased, maxDocs - out.length) as Iterable<OutboxRow>) {
           if (out.length > 0 && bytes + r.bytes > maxBytes) break outer;
@@ -579,6 +589,7 @@ function prepare(db: Db) {
     claimSeqs: db.prepare(`UPDATE queue SET last_n = last_n + ? WHERE priority = ? RETURNING last_n`),
     insert: db.prepare(`INSERT INTO outbox (seq, event_id, dataset, timestamp, recorded_at, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?)`),
     deleteUnleasedHeartbeats: db.prepare(`DELETE FROM outbox WHERE ${ofKind} AND ${notLeased}`),
+    deleteOlderHeartbeats: db.prepare(`DELETE FROM outbox WHERE ${ofKind} AND ${notLeased} AND seq < (SELECT max(seq) FROM outbox WHERE ${ofKind})`),
     ready: db.prepare(
       `SELECT seq, event_id, dataset, timestamp, recorded_at, bytes, attempts, body FROM outbox
        WHERE ${ofKind} AND next_attempt_at <= ? AND ${notLeased} ORDER BY seq LIMIT ?`,

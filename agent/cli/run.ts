@@ -36,7 +36,7 @@ export const run: Command = {
       void closeLogger(logger).then(() => process.exit(EXIT.fatal));
     });
     try {
-      await runDaemon({ config, logger, stopRequested });
+      await runDaemon({ config, secrets, logger, stopRequested });
     } catch (err) {
       logger.error('cannot run', { error: err });
       ctx.stderr.write(`booth-agent: ${(err as Error).message}\n`);

@@ -1,0 +1,14 @@
+// Keys of the buffer's small key-value state that several modules read or write. Kept here, with
+// the buffer, so that sources and sinks share them without knowing each other.
+export const STATE_KEYS = {
+  /** {value, at}: the booth clock minus the servers' clocks, in ms (written by the sinks). */
+  clockSkew: 'clock.skew_ms',
+  /** The skew last reported with a clock_skew event, or null. */
+  clockSkewReported: 'clock.skew_reported_ms',
+  /** {at, message, status?, retry_in_ms}: the last shipping failure. */
+  shipLastError: 'ship.last_error',
+  /** Like shipLastError while OpenSearch answers 401/403; null once shipping works again. */
+  shipAuthProblem: 'ship.auth_problem',
+  /** {at}: the last heartbeat recorded. */
+  heartbeatLast: 'heartbeat.last',
+} as const;

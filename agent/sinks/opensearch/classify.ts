@@ -1,0 +1,87 @@
+// What a response means for the batch that was sent: the whole request (retry, auth problem,
+// split) and, for _bulk, each item (delivered, retry, hold, dead letter). The tables follow
+// ../shared/reference/opensearch.md §1.7 and §5.1.
+import type { LeasedDoc } from '../../buffer/buffer.ts';
+
+export type WholeVerdict =
+  | { kind: 'ok' }
+  /** Transient: the cluster or the network will recover (408, 429, 5xx, connection errors). */
+  | { kind: 'retry'; reason: string; status?: number }
+  /** 401/403: nothing will change until someone fixes credentials or permissions. */
+  | { kind: 'auth'; reason: string; status: number }
+  /** The batch as a whole cannot be accepted (413, or 400 in ingest mode): bisect it to find the culprit. */
+  | { kind: 'split'; reason: string; status: number };
+
+export function classifyStatus(mode: 'bulk' | 'ingest', status: number, body: string): WholeVerdict {
+  if (status >= 200 && status < 300) return { kind: 'ok' };
+  const reason = `HTTP ${status}${describeErrorBody(body)}`;
+  if (status === 401 || status === 403) return { kind: 'auth', reason, status };
+  if (status === 413) return { kind: 'split', reason, status };
+  if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason, status };
+  // A whole-request 400: in ingest mode one bad document spoils the array; in bulk mode our
+  // NDJSON was refused (never expected) — either way, halving the batch isolates the cause.
+  if (status === 400) return { kind: 'split', reason, status };
+  return { kind: 'retry', reason, status };
+}
+
+export interface ItemVerdicts {
+  delivered: number[];
+  /** Retry with backoff: back-pressure (429) and server errors. */
+  retry: { seq: number; error: string }[];
+  /** Retry much later: the cluster refuses for a reason an operator must fix (closed or missing index, blocks). */
+  hold: { seq: number; error: string }[];
+  dead: { seq: number; reason: string; statusCode: number; errorType?: string }[];
+  /** Any item said 429: the sink slows down as a whole, not just for those items. */
+  throttled: boolean;
+}
+
+interface BulkItem {
+  status?: number;
+  error?: { type?: string; reason?: string };
+}
+
+/** Per-item verdicts of a 200 _bulk response; throws when the response does not match the batch. */
+export function classifyBulkItems(batch: readonly LeasedDoc[], responseBody: string): ItemVerdicts {
+  const parsed = JSON.parse(responseBody) as { items?: Record<string, BulkItem>[] };
+  const items = parsed.items;
+  if (!Array.isArray(items) || items.length !== batch.length) {
+    throw new Error(`_bulk answered ${Array.isArray(items) ? items.length : 'no'} items for ${batch.length} documents`);
+  }
+  const v: ItemVerdicts = { delivered: [], retry: [], hold: [], dead: [], throttled: false };
+  items.forEach((wrapper, i) => {
+    const seq = batch[i]!.seq;
+    const item = Object.values(wrapper)[0] ?? {};
+    const status = item.status ?? 0;
+    const type = item.error?.type;
+    const error = `${status} ${type ?? ''}: ${item.error?.reason ?? ''}`.trim();
+    if ((status >= 200 && status < 300) || (status === 409 && type === 'version_conflict_engine_exception')) {
+      v.delivered.push(seq);
+    } else if (status === 429 && type === 'cluster_block_exception') {
+      v.throttled = true;
+      v.hold.push({ seq, error });
+    } else if (status === 429 || status >= 500) {
+      v.throttled ||= status === 429;
+      v.retry.push({ seq, error });
+    } else if ((status === 400 && type === 'index_closed_exception') || status === 404 || status === 403) {
+      v.hold.push({ seq, error });
+    } else {
+      v.dead.push({ seq, reason: error.slice(0, 2000), statusCode: status, ...(type ? { errorType: type } : {}) });
+    }
+  });
+  return v;
+}
+
+/** A short reason from an error body: OpenSearch's error.type/reason, Data Prepper's text, or nothing. */
+export function describeErrorBody(body: string): string {
+  const text = body.trim();
+  if (!text) return '';
+  try {
+    const json = JSON.parse(text) as { error?: { type?: string; reason?: string } | string; message?: string; Message?: string };
+    if (typeof json.error === 'object' && json.error) return `: ${json.error.type ?? ''} ${json.error.reason ?? ''}`.trimEnd().slice(0, 300);
+    const msg = typeof json.error === 'string' ? json.error : (json.message ?? json.Message);
+    if (msg) return `: ${msg.slice(0, 300)}`;
+  } catch {
+    // Not JSON: plain text (Data Prepper) or an HTML error page from a proxy.
+  }
+  return `: ${text.replace(/\s+/g, ' ').slice(0, 200)}`;
+}

@@ -1,0 +1,80 @@
+// The HTTP side of the OpenSearch sinks: one keep-alive connection, a timeout on every request,
+// gzip, authentication, TLS. got's own retry is off — the sink decides what a failure means.
+import http from 'node:http';
+import https from 'node:https';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import got, { type Got } from 'got';
+import { authenticate, type Headers } from './auth.ts';
+import type { SinkSettings } from './settings.ts';
+
+const gzip = promisify(zlib.gzip);
+
+export interface ServiceResponse {
+  status: number;
+  body: string;
+  retryAfter: string | undefined;
+  /** The server's Date header, for measuring the booth's clock skew. */
+  date: string | undefined;
+  /** Local wall-clock time halfway through the request (the best guess of when Date was stamped). */
+  midpointMs: number;
+}
+
+export class OpenSearchService {
+  private readonly client: Got;
+  private readonly settings: SinkSettings;
+  private readonly agents: { http: http.Agent; https: https.Agent };
+
+  constructor(settings: SinkSettings) {
+    this.settings = settings;
+    // One socket: one request in flight, so shipping never competes with photo uploads for the uplink.
+    this.agents = {
+      http: new http.Agent({ keepAlive: true, maxSockets: 1 }),
+      https: new https.Agent({ keepAlive: true, maxSockets: 1 }),
+    };
+    const tls = settings.tls;
+    this.client = got.extend({
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      timeout: { request: settings.requestTimeoutMs },
+      agent: this.agents,
+      https: {
+        rejectUnauthorized: tls.verify,
+        ...(tls.ca ? { certificateAuthority: tls.ca } : {}),
+        ...(tls.cert ? { certificate: tls.cert } : {}),
+        ...(tls.key ? { key: tls.key } : {}),
+      },
+    });
+  }
+
+  /** POSTs `body` (JSON or NDJSON text) to `path`; network errors throw, HTTP statuses do not. */
+  async post(path: string, body: string, contentType: string, signal?: AbortSignal): Promise<ServiceResponse> {
+    const url = new URL(path, this.settings.url);
+    let payload: Buffer = Buffer.from(body);
+    let headers: Headers = { 'content-type': contentType, accept: 'application/json' };
+    if (this.settings.gzip) {
+      payload = await gzip(payload, { level: 3 });
+      headers['content-encoding'] = 'gzip';
+    }
+    headers = authenticate(this.settings.auth, 'POST', url, headers, payload);
+    const started = Date.now();
+    const response = await this.client.post(url, { body: payload, headers, ...(signal ? { signal } : {}) });
+    const header = (name: string) => {
+      const v = response.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    return {
+      status: response.statusCode,
+      body: response.body,
+      retryAfter: header('retry-after'),
+      date: header('date'),
+      midpointMs: (started + Date.now()) / 2,
+    };
+  }
+
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+}

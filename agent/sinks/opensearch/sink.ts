@@ -1,0 +1,272 @@
+// The shipping loop for OpenSearch, in both modes: _bulk (mode: bulk) and the Data Prepper /
+// OpenSearch Ingestion HTTP source (mode: ingest).
+//
+//   lease a batch (heartbeat first) → encode → POST → classify → settle
+//
+// One request in flight. A whole-request failure hands the batch back and retries (p-retry) after
+// exponential backoff with full jitter, or after Retry-After when the server asks; every attempt
+// leases afresh, so the newest heartbeat always leads the first request after an outage.
+// Item-level outcomes are settled one by one: delivered (2xx, 409), retried later (429/5xx),
+// held (closed index, blocks), or dead-lettered (400 mapping errors) — a poison document never
+// blocks the rest. A 413, or a 400 in ingest mode, halves the batch until the culprit is alone.
+import pRetry from 'p-retry';
+import type { DocumentBuffer, LeasedDoc, Settlement } from '../../buffer/buffer.ts';
+import { STATE_KEYS } from '../../buffer/state-keys.ts';
+import type { Logger } from '../../log/logger.ts';
+import { backoffDelay, retryAfterMs, sleep } from '../backoff.ts';
+import type { ClockSkew } from '../clock-skew.ts';
+import type { Sink } from '../sink.ts';
+import { classifyBulkItems, classifyStatus, type WholeVerdict } from './classify.ts';
+import { bulkPath, encodeBulk, encodeIngest } from './encoder.ts';
+import { OpenSearchService } from './service.ts';
+import type { SinkSettings } from './settings.ts';
+
+
+const POLL_MS = 1000;
+
+/** A whole request failed; `delayMs` is how long to wait before the next attempt. */
+class RequestFailed extends Error {
+  override name = 'RequestFailed';
+  readonly verdict: WholeVerdict | { kind: 'network' };
+  readonly retryAfter: number | undefined;
+  constructor(message: string, verdict: WholeVerdict | { kind: 'network' }, retryAfter?: number) {
+    super(message);
+    this.verdict = verdict;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export interface SinkOptions {
+  random?: () => number;
+  pollMs?: number;
+}
+
+export class OpenSearchSink implements Sink {
+  readonly name: string;
+  private readonly settings: SinkSettings;
+  private readonly buffer: DocumentBuffer;
+  private readonly logger: Logger;
+  private readonly clock: ClockSkew;
+  private readonly service: OpenSearchService;
+  private readonly random: () => number;
+  private readonly pollMs: number;
+  /** Aborts sleeps and the request in flight when the stop deadline passes. */
+  private readonly abort = new AbortController();
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  /** Responses in a row that carried item 429s: the whole sink slows down while the cluster is busy. */
+  private throttled = 0;
+  private failing = false;
+  private waitMs = 0;
+
+  constructor(settings: SinkSettings, buffer: DocumentBuffer, logger: Logger, clock: ClockSkew, opts: SinkOptions = {}) {
+    this.name = `opensearch-${settings.mode}`;
+    this.settings = settings;
+    this.buffer = buffer;
+    this.logger = logger;
+    this.clock = clock;
+    this.service = new OpenSearchService(settings);
+    this.random = opts.random ?? Math.random;
+    this.pollMs = opts.pollMs ?? POLL_MS;
+  }
+
+  start(): void {
+    this.unsubscribe = this.buffer.onRecord(() => this.wake?.());
+    this.loop = this.run();
+  }
+
+  async stop(deadline: number): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    const finished = await Promise.race([this.loop?.then(() => true), sleep(deadline - Date.now()).then(() => false)]);
+    if (!finished) {
+      this.abort.abort();
+      await this.loop;
+    }
+    this.unsubscribe?.();
+    this.service.close();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      let sent = 0;
+      try {
+        sent = await pRetry(() => this.sendNext(), {
+          retries: Number.POSITIVE_INFINITY,
+          minTimeout: 0,
+          factor: 1,
+          signal: this.abort.signal,
+          // At shutdown, a failure ends the flush: what is left stays in the buffer for next time.
+          shouldRetry: () => !this.stopping,
+          onFailedAttempt: async ({ error, attemptNumber }) => {
+            const delay = this.afterFailure(error, attemptNumber);
+            if (!this.stopping) await sleep(delay, this.abort.signal);
+          },
+        });
+      } catch (err) {
+        if (this.stopping || this.abort.signal.aborted) break;
+        // Not a delivery failure (those are retried above): e.g. the buffer could not be read.
+        this.logger.error('shipping loop error', { sink: this.name, error: err });
+        await sleep(this.pollMs, this.abort.signal);
+        continue;
+      }
+      if (sent === 0) {
+        if (this.stopping) break;
+        await this.idle(this.waitMs || this.pollMs);
+      } else if (this.throttled > 0 && !this.stopping) {
+        // The cluster pushed back on some items: be polite to all of it, not just to them.
+        await sleep(backoffDelay(this.throttled, this.settings.minDelayMs, this.settings.maxDelayMs, this.random), this.abort.signal);
+      }
+    }
+  }
+
+  /** Leases and delivers one batch; returns how many documents it settled (0: nothing ready). */
+  private async sendNext(): Promise<number> {
+    this.waitMs = 0;
+    const { maxDocs, maxBytes, intervalMs } = this.settings;
+    const batch = this.buffer.lease(maxDocs, maxBytes);
+    if (batch.length === 0) return 0;
+    if (!this.stopping && batch.length < maxDocs && batch[0]!.dataset !== 'booth.heartbeat') {
+      // A partial batch waits for batch.interval, counted from its oldest document.
+      const age = Date.now() - Math.min(...batch.map((d) => d.recordedAt));
+      const bytes = batch.reduce((s, d) => s + d.body.length, 0);
+      if (age >= 0 && age < intervalMs && bytes < maxBytes * 0.9) {
+        this.buffer.settle({ release: batch.map((d) => d.seq) });
+        this.waitMs = intervalMs - age;
+        return 0;
+      }
+    }
+    const outstanding = new Set(batch.map((d) => d.seq));
+    try {
+      await this.deliver(batch, outstanding);
+    } finally {
+      if (outstanding.size > 0) this.buffer.settle({ release: [...outstanding] });
+    }
+    if (this.failing) this.recovered();
+    return batch.length;
+  }
+
+  private async deliver(batch: LeasedDoc[], outstanding: Set<number>): Promise<void> {
+    const bulk = this.settings.mode === 'bulk';
+    const body = bulk ? encodeBulk(batch, this.settings.indexPrefix) : encodeIngest(batch);
+    const path = bulk ? bulkPath(this.settings.pipeline) : this.settings.ingestPath;
+    let response;
+    try {
+      response = await this.service.post(path, body, bulk ? 'application/x-ndjson' : 'application/json', this.abort.signal);
+    } catch (err) {
+      throw new RequestFailed(describeNetworkError(err, this.settings.url), { kind: 'network' });
+    }
+    this.clock.sample(response.date, response.midpointMs, 'the OpenSearch server');
+    const verdict = classifyStatus(this.settings.mode, response.status, response.body);
+    if (verdict.kind === 'retry' || verdict.kind === 'auth') {
+      throw new RequestFailed(verdict.reason, verdict, retryAfterMs(response.retryAfter));
+    }
+    if (verdict.kind === 'split') {
+      if (batch.length === 1) {
+        const d = batch[0]!;
+        this.settle({ dead: [{ seq: d.seq, reason: verdict.reason, statusCode: verdict.status }] }, outstanding);
+        this.logger.warn('document refused; kept as a dead letter', { sink: this.name, event_id: d.eventId, dataset: d.dataset, reason: verdict.reason });
+        return;
+      }
+      const half = Math.ceil(batch.length / 2);
+      await this.deliver(batch.slice(0, half), outstanding);
+      await this.deliver(batch.slice(half), outstanding);
+      return;
+    }
+    if (!bulk) {
+      this.settle({ delivered: batch.map((d) => d.seq) }, outstanding);
+      this.throttled = 0;
+      return;
+    }
+    let items;
+    try {
+      items = classifyBulkItems(batch, response.body);
+    } catch (err) {
+      throw new RequestFailed(`unreadable _bulk response: ${(err as Error).message}`, { kind: 'retry', reason: 'unreadable response' });
+    }
+    const attemptsOf = new Map(batch.map((d) => [d.seq, d.attempts]));
+    const { minDelayMs, maxDelayMs } = this.settings;
+    this.settle(
+      {
+        delivered: items.delivered,
+        retry: [
+          ...items.retry.map((r) => ({ ...r, delayMs: backoffDelay((attemptsOf.get(r.seq) ?? 0) + 1, minDelayMs, maxDelayMs, this.random) })),
+          ...items.hold.map((r) => ({ ...r, delayMs: maxDelayMs })),
+        ],
+        dead: items.dead,
+      },
+      outstanding,
+    );
+    this.throttled = items.throttled ? this.throttled + 1 : 0;
+    if (items.dead.length > 0) this.logger.warn('documents refused by OpenSearch; kept as dead letters', { sink: this.name, count: items.dead.length, first: items.dead[0]!.reason });
+    if (items.hold.length > 0) this.logger.warn('OpenSearch refuses documents until an operator acts', { sink: this.name, count: items.hold.length, first: items.hold[0]!.error });
+  }
+
+  private settle(s: Settlement, outstanding: Set<number>): void {
+    this.buffer.settle(s);
+    for (const seq of [...(s.delivered ?? []), ...(s.retry ?? []).map((r) => r.seq), ...(s.dead ?? []).map((d) => d.seq)]) outstanding.delete(seq);
+  }
+
+  /** Records the failure for `status` and returns how long to wait before the next attempt. */
+  private afterFailure(error: Error, attempt: number): number {
+    const { minDelayMs, maxDelayMs } = this.settings;
+    const failed = error instanceof RequestFailed ? error : undefined;
+    const auth = failed?.verdict.kind === 'auth';
+    // 401/403 will not go away by itself: wait long, and say so.
+    const delay = auth
+      ? maxDelayMs
+      : Math.min(maxDelayMs, Math.max(backoffDelay(attempt, minDelayMs, maxDelayMs, this.random), failed?.retryAfter ?? 0));
+    const status = failed && 'status' in failed.verdict ? failed.verdict.status : undefined;
+    const entry = { at: Date.now(), message: error.message, ...(status ? { status } : {}), retry_in_ms: delay };
+    try {
+      this.buffer.setState(STATE_KEYS.shipLastError, entry);
+      if (auth) this.buffer.setState(STATE_KEYS.shipAuthProblem, entry);
+    } catch {
+      // The failure is logged below either way.
+    }
+    this.failing = true;
+    const log = attempt === 1 || auth || attempt % 10 === 0 ? 'warn' : 'debug';
+    this.logger[log](auth ? 'OpenSearch refuses our credentials' : 'shipping failed; will retry', { sink: this.name, attempt, error: error.message, retry_in_ms: delay });
+    return delay;
+  }
+
+  private recovered(): void {
+    this.failing = false;
+    this.buffer.setState(STATE_KEYS.shipAuthProblem, null);
+    this.logger.info('shipping works again', { sink: this.name });
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        this.abort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      this.abort.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+function describeNetworkError(err: unknown, url: URL): string {
+  const e = err as { code?: string; message?: string; name?: string };
+  const where = `${url.protocol}//${url.host}`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `${where} refused the connection (is OpenSearch running?)`;
+    case 'ECONNRESET':
+      return `${where} closed the connection mid-request`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve ${url.hostname}`;
+    case 'ETIMEDOUT':
+      return `${where} did not answer in time`;
+    default:
+      return `${where}: ${e.code ? `${e.code} ` : ''}${e.message ?? String(err)}`;
+  }
+}
