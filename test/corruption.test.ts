@@ -45,7 +45,7 @@ test('a database overwritten with garbage: run quarantines it, starts fresh, rec
   assert.match(resets[0].message, /not a SQLite database/);
   assert.equal(resets[0].buffer.quarantined_path, path.join(cfg.stateDir, quarantined[0]!));
   assert.equal(buf.integrityCheck(), 'ok');
-  const actions = [...buf.documents()].map((e) => JSON.parse(e.body).event.action);
+  const actions = [...buf.documents({ dataset: 'booth.agent' })].map((e) => JSON.parse(e.body).event.action);
   assert.deepEqual(actions.sort(), ['started', 'state_reset', 'stopped']);
 });
 
