@@ -122,7 +122,7 @@ export const configSchema = z.strictObject({
       retry: z
         .strictObject({
           min_delay: duration(10, HOUR, { default: '1s', doc: 'first retry delay (exponential, full jitter)' }),
-          max_delay: duration(SECOND, DAY, { default: '5m', doc: 'longest retry delay' }),
+          max_delay: duration(100, DAY, { default: '5m', doc: 'longest retry delay' }),
         })
         .prefault(EMPTY),
     })

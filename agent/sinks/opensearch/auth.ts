@@ -33,13 +33,15 @@ export function signV4(
   now: Date,
   payloadHashHeader = true,
 ): Headers {
-  const toSign: Headers = { ...headers, 'x-amz-date': now.toISOString().replace(/[:-]|\.\d{3}/g, '') };
+  const amzDate = now.toISOString().replace(/[:-]|\.\d{3}/g, '');
+  const toSign: Headers = { ...headers, host: url.host, 'x-amz-date': amzDate };
   if (payloadHashHeader) toSign['x-amz-content-sha256'] = crypto.createHash('sha256').update(body).digest('hex');
-  const signed = aws4.sign(
-    { method, host: url.host, path: `${url.pathname}${url.search}`, service: auth.service, region: auth.region, headers: toSign, body },
+  // doNotModifyHeaders: sign exactly the headers we send (aws4 would otherwise add a form
+  // content type and a content-length of its own); the date then has to be given to it directly.
+  const signer = new aws4.RequestSigner(
+    { method, host: url.host, path: `${url.pathname}${url.search}`, service: auth.service, region: auth.region, headers: toSign, body, doNotModifyHeaders: true },
     { accessKeyId: auth.accessKeyId, secretAccessKey: auth.secretAccessKey },
   );
-  const out: Headers = {};
-  for (const [k, v] of Object.entries(signed.headers ?? {})) if (v !== undefined) out[k.toLowerCase()] = String(v);
-  return out;
+  signer.datetime = amzDate;
+  return { ...toSign, authorization: signer.authHeader() };
 }

@@ -56,8 +56,12 @@ export class OpenSearchSink implements Sink {
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
-  /** Responses in a row that carried item 429s: the whole sink slows down while the cluster is busy. */
-  private throttled = 0;
+  /**
+   * Pause between requests while the cluster answers item 429s: doubled on every response that
+   * carries any, halved on every one that does not (AIMD), so the whole sink slows down while the
+   * cluster is busy and speeds up again as it recovers.
+   */
+  private politeMs = 0;
   private failing = false;
   private waitMs = 0;
 
@@ -115,9 +119,9 @@ export class OpenSearchSink implements Sink {
       if (sent === 0) {
         if (this.stopping) break;
         await this.idle(this.waitMs || this.pollMs);
-      } else if (this.throttled > 0 && !this.stopping) {
+      } else if (this.politeMs > 0 && !this.stopping) {
         // The cluster pushed back on some items: be polite to all of it, not just to them.
-        await sleep(backoffDelay(this.throttled, this.settings.minDelayMs, this.settings.maxDelayMs, this.random), this.abort.signal);
+        await sleep(this.politeMs, this.abort.signal);
       }
     }
   }
@@ -177,7 +181,7 @@ export class OpenSearchSink implements Sink {
     }
     if (!bulk) {
       this.settle({ delivered: batch.map((d) => d.seq) }, outstanding);
-      this.throttled = 0;
+      this.adjustPoliteness(false);
       return;
     }
     let items;
@@ -199,9 +203,14 @@ export class OpenSearchSink implements Sink {
       },
       outstanding,
     );
-    this.throttled = items.throttled ? this.throttled + 1 : 0;
+    this.adjustPoliteness(items.throttled);
     if (items.dead.length > 0) this.logger.warn('documents refused by OpenSearch; kept as dead letters', { sink: this.name, count: items.dead.length, first: items.dead[0]!.reason });
     if (items.hold.length > 0) this.logger.warn('OpenSearch refuses documents until an operator acts', { sink: this.name, count: items.hold.length, first: items.hold[0]!.error });
+  }
+
+  private adjustPoliteness(throttled: boolean): void {
+    const { minDelayMs, maxDelayMs } = this.settings;
+    this.politeMs = throttled ? Math.min(maxDelayMs, Math.max(minDelayMs, this.politeMs * 2)) : this.politeMs < minDelayMs ? 0 : this.politeMs / 2;
   }
 
   private settle(s: Settlement, outstanding: Set<number>): void {

@@ -1,0 +1,86 @@
+// Drain benchmark (issue 3): a backlog in the buffer shipped by the real agent (compiled, in a
+// child process) to the OpenSearch stand-in on loopback; docs/s and the agent's peak RSS.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { BOOTH, sampleDoc } from '../test/support/documents.ts';
+import { OpenSearchStandIn } from '../test/support/opensearch.ts';
+import type { Result } from './table.ts';
+
+const AGENT = fileURLToPath(new URL('../dist/agent/cli/main.js', import.meta.url));
+
+interface DrainRun {
+  docsPerSecond: number;
+  peakRssMb: number;
+}
+
+async function drain(backlog: number, opts: { itemRejectRatio: number; opensearch: Record<string, unknown> }): Promise<DrainRun> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-drain-'));
+  const standIn = await OpenSearchStandIn.start({ seed: 11 });
+  try {
+    standIn.faults.itemRejectRatio = opts.itemRejectRatio;
+    const stateDir = path.join(dir, 'state');
+    const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: 2e9, maxAgeMs: 30 * 86_400_000, booth: BOOTH });
+    for (let n = 0; n < backlog; n += 1000) buffer.record(Array.from({ length: 1000 }, (_, i) => sampleDoc('booth.upload', n + i)));
+    buffer.close();
+    fs.mkdirSync(path.join(dir, 'outbox'));
+    const config = path.join(dir, 'config.yaml');
+    fs.writeFileSync(
+      config,
+      stringify({
+        booth: { id: BOOTH.id, country: BOOTH.country },
+        state_dir: stateDir,
+        uploads: { watch_dir: path.join(dir, 'outbox'), url: 'http://127.0.0.1:9/{file}' },
+        opensearch: { url: standIn.url, ...opts.opensearch },
+      }),
+    );
+    if (!fs.existsSync(AGENT)) throw new Error(`${AGENT} is missing: run npm run build first (npm run bench does)`);
+    const started = performance.now();
+    const child = spawn(process.execPath, [AGENT, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    let peakKb = 0;
+    const deadline = Date.now() + 300_000;
+    while (standIn.count() < backlog) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`drain stalled at ${standIn.count()} of ${backlog}: ${stderr.slice(-2000)}`);
+      peakKb = Math.max(peakKb, peakRssKb(child.pid!));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    peakKb = Math.max(peakKb, peakRssKb(child.pid!));
+    child.kill('SIGTERM');
+    await new Promise((r) => child.on('close', r));
+    return { docsPerSecond: backlog / seconds, peakRssMb: (peakKb * 1024) / 1e6 };
+  } finally {
+    await standIn.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The process's peak resident set (VmHWM) in kB. */
+function peakRssKb(pid: number): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export async function drainBenchmarks(opts: { backlog: number }): Promise<Result[]> {
+  const label = `${opts.backlog.toLocaleString('en-US')}-doc backlog`;
+  const clean = await drain(opts.backlog, { itemRejectRatio: 0, opensearch: { batch: { max_docs: 1000 } } });
+  const busy = await drain(Math.round(opts.backlog / 4), {
+    itemRejectRatio: 0.5,
+    opensearch: { batch: { max_docs: 1000 }, retry: { min_delay: '100ms', max_delay: '2s' } },
+  });
+  return [
+    { name: `drain ${label} to the stand-in (loopback, gzip, 1000 docs/request)`, value: clean.docsPerSecond, unit: 'docs/s', target: { op: '>=', value: 25_000 } },
+    { name: `agent peak RSS during that drain (compiled)`, value: clean.peakRssMb, unit: 'MB', target: { op: '<=', value: 150 } },
+    { name: `drain against 50% item 429s (${Math.round(opts.backlog / 4).toLocaleString('en-US')} docs, retry 100ms–2s)`, value: busy.docsPerSecond, unit: 'docs/s' },
+  ];
+}
