@@ -20,6 +20,12 @@ export interface ServiceResponse {
   midpointMs: number;
 }
 
+/** A request body ready to go: compressed if the sink compresses. */
+export interface Payload {
+  bytes: Buffer;
+  gzip: boolean;
+}
+
 export class OpenSearchService {
   private readonly client: Got;
   private readonly settings: SinkSettings;
@@ -48,15 +54,20 @@ export class OpenSearchService {
     });
   }
 
-  /** POSTs `body` (JSON or NDJSON text) to `path`; network errors throw, HTTP statuses do not. */
-  async post(path: string, body: string, contentType: string, signal?: AbortSignal): Promise<ServiceResponse> {
+  /** Compresses a body (on libuv's thread pool) when the sink is configured to. */
+  async payload(body: Buffer | string): Promise<Payload> {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    return this.settings.gzip ? { bytes: await gzip(bytes, { level: 3 }), gzip: true } : { bytes, gzip: false };
+  }
+
+  /** POSTs `body` (JSON or NDJSON) to `path`; network errors throw, HTTP statuses do not. */
+  async post(path: string, body: Buffer | string | Payload, contentType: string, signal?: AbortSignal): Promise<ServiceResponse> {
     const url = new URL(path, this.settings.url);
-    let payload: Buffer = Buffer.from(body);
+    const prepared = typeof body === 'object' && 'bytes' in body ? body : await this.payload(body);
+    const payload = prepared.bytes;
     let headers: Headers = { 'content-type': contentType, accept: 'application/json' };
-    if (this.settings.gzip) {
-      payload = await gzip(payload, { level: 3 });
-      headers['content-encoding'] = 'gzip';
-    }
+    if (prepared.gzip) headers['content-encoding'] = 'gzip';
+    // Signed at send time: SigV4 signatures carry the time and expire.
     headers = authenticate(this.settings.auth, 'POST', url, headers, payload);
     const started = Date.now();
     const response = await this.client.post(url, { body: payload, headers, ...(signal ? { signal } : {}) });

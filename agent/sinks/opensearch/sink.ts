@@ -18,11 +18,16 @@ import type { ClockSkew } from '../clock-skew.ts';
 import type { Sink } from '../sink.ts';
 import { classifyBulkItems, classifyStatus, type WholeVerdict } from './classify.ts';
 import { bulkPath, encodeBulk, encodeIngest } from './encoder.ts';
-import { OpenSearchService } from './service.ts';
+import { OpenSearchService, type Payload } from './service.ts';
 import type { SinkSettings } from './settings.ts';
 
 
 const POLL_MS = 1000;
+
+interface Prepared {
+  batch: LeasedDoc[];
+  payload: Payload;
+}
 
 /** A whole request failed; `delayMs` is how long to wait before the next attempt. */
 class RequestFailed extends Error {
@@ -64,6 +69,8 @@ export class OpenSearchSink implements Sink {
   private politeMs = 0;
   private failing = false;
   private waitMs = 0;
+  /** The next full batch, leased and encoded while the current request is in flight. */
+  private next: Promise<Prepared | undefined> | undefined;
 
   constructor(settings: SinkSettings, buffer: DocumentBuffer, logger: Logger, clock: ClockSkew, opts: SinkOptions = {}) {
     this.name = `opensearch-${settings.mode}`;
@@ -89,6 +96,8 @@ export class OpenSearchSink implements Sink {
       this.abort.abort();
       await this.loop;
     }
+    const left = await this.takeNext();
+    if (left) this.buffer.settle({ release: left.batch.map((d) => d.seq) });
     this.unsubscribe?.();
     this.service.close();
   }
@@ -129,22 +138,20 @@ export class OpenSearchSink implements Sink {
   /** Leases and delivers one batch; returns how many documents it settled (0: nothing ready). */
   private async sendNext(): Promise<number> {
     this.waitMs = 0;
-    const { maxDocs, maxBytes, intervalMs } = this.settings;
-    const batch = this.buffer.lease(maxDocs, maxBytes);
-    if (batch.length === 0) return 0;
-    if (!this.stopping && batch.length < maxDocs && batch[0]!.dataset !== 'booth.heartbeat') {
-      // A partial batch waits for batch.interval, counted from its oldest document.
-      const age = Date.now() - Math.min(...batch.map((d) => d.recordedAt));
-      const bytes = batch.reduce((s, d) => s + d.body.length, 0);
-      if (age >= 0 && age < intervalMs && bytes < maxBytes * 0.9) {
-        this.buffer.settle({ release: batch.map((d) => d.seq) });
-        this.waitMs = intervalMs - age;
-        return 0;
-      }
-    }
+    const prepared = await this.takeNext();
+    const batch = prepared?.batch ?? this.leaseReady();
+    if (!batch) return 0;
     const outstanding = new Set(batch.map((d) => d.seq));
     try {
-      await this.deliver(batch, outstanding);
+      const delivering = this.deliver(batch, outstanding, prepared?.payload);
+      // While OpenSearch works on this request, lease and encode the next one (a backlog drains
+      // at the speed of the slower side, not of both added up). Still one request in flight.
+      if (!this.stopping) this.next = sleep(2).then(() => this.prepareNext());
+      await delivering;
+    } catch (err) {
+      // Hand back the prepared batch too: the retry leases afresh, newest heartbeat first.
+      await this.takeNext().then((p) => p && this.buffer.settle({ release: p.batch.map((d) => d.seq) }));
+      throw err;
     } finally {
       if (outstanding.size > 0) this.buffer.settle({ release: [...outstanding] });
     }
@@ -152,13 +159,57 @@ export class OpenSearchSink implements Sink {
     return batch.length;
   }
 
-  private async deliver(batch: LeasedDoc[], outstanding: Set<number>): Promise<void> {
+  /** A batch to send now, or undefined: nothing queued, or a partial batch still within batch.interval. */
+  private leaseReady(): LeasedDoc[] | undefined {
+    const { maxDocs, maxBytes, intervalMs } = this.settings;
+    const batch = this.buffer.lease(maxDocs, maxBytes);
+    if (batch.length === 0) return undefined;
+    if (!this.stopping && batch.length < maxDocs && batch[0]!.dataset !== 'booth.heartbeat') {
+      // A partial batch waits for batch.interval, counted from its oldest document.
+      const age = Date.now() - Math.min(...batch.map((d) => d.recordedAt));
+      const bytes = batch.reduce((s, d) => s + d.body.length, 0);
+      if (age >= 0 && age < intervalMs && bytes < maxBytes * 0.9) {
+        this.buffer.settle({ release: batch.map((d) => d.seq) });
+        this.waitMs = intervalMs - age;
+        return undefined;
+      }
+    }
+    return batch;
+  }
+
+  /** Leases and encodes the next batch if it is full (partial batches wait for their interval). */
+  private async prepareNext(): Promise<Prepared | undefined> {
+    const { maxDocs, maxBytes } = this.settings;
+    const batch = this.buffer.lease(maxDocs, maxBytes);
+    const bytes = batch.reduce((s, d) => s + d.body.length, 0);
+    if (batch.length === 0 || (batch.length < maxDocs && bytes < maxBytes * 0.9)) {
+      if (batch.length > 0) this.buffer.settle({ release: batch.map((d) => d.seq) });
+      return undefined;
+    }
+    try {
+      return { batch, payload: await this.service.payload(this.encode(batch)) };
+    } catch (err) {
+      this.buffer.settle({ release: batch.map((d) => d.seq) });
+      throw err;
+    }
+  }
+
+  private async takeNext(): Promise<Prepared | undefined> {
+    const next = this.next;
+    this.next = undefined;
+    return next?.catch(() => undefined);
+  }
+
+  private encode(batch: LeasedDoc[]): Buffer {
+    return this.settings.mode === 'bulk' ? encodeBulk(batch, this.settings.indexPrefix) : encodeIngest(batch);
+  }
+
+  private async deliver(batch: LeasedDoc[], outstanding: Set<number>, payload?: Payload): Promise<void> {
     const bulk = this.settings.mode === 'bulk';
-    const body = bulk ? encodeBulk(batch, this.settings.indexPrefix) : encodeIngest(batch);
     const path = bulk ? bulkPath(this.settings.pipeline) : this.settings.ingestPath;
     let response;
     try {
-      response = await this.service.post(path, body, bulk ? 'application/x-ndjson' : 'application/json', this.abort.signal);
+      response = await this.service.post(path, payload ?? this.encode(batch), bulk ? 'application/x-ndjson' : 'application/json', this.abort.signal);
     } catch (err) {
       throw new RequestFailed(describeNetworkError(err, this.settings.url), { kind: 'network' });
     }
