@@ -702,6 +702,16 @@ interface DocContext {
   id: string;
   parser: JsonPull | undefined;
   changed: boolean;
+  /** Check against the live mapping without changing it; a new field throws NEEDS_MAPPING_UPDATE. */
+  frozen?: boolean;
+}
+
+/** Thrown in a frozen parse when the document adds a field: parse again on a copy of the mapping. */
+const NEEDS_MAPPING_UPDATE = Symbol('needs mapping update');
+
+function markChanged(ctx: DocContext): void {
+  if (ctx.frozen) throw NEEDS_MAPPING_UPDATE;
+  ctx.changed = true;
 }
 
 function jacksonAt(ctx: DocContext, n: JNode): string {
@@ -796,8 +806,8 @@ function parseObjectInto(ctx: DocContext, obj: ObjectMapper, node: JObj, prefix:
       let m = parent.props.get(part);
       if (!m) {
         m = { type: 'object', props: new Map() };
+        markChanged(ctx);
         parent.props.set(part, m);
-        ctx.changed = true;
       } else if (m.type !== 'object') {
         throw mapperParsing(`Could not dynamically add mapping for field [${prefix ? `${prefix}.` : ''}${key}]. Existing mapping for [${path}] must be of type object but found [${m.type}].`);
       }
@@ -818,20 +828,54 @@ function parseField(ctx: DocContext, parent: ObjectMapper, name: string, path: s
   if (val.t === 'obj') {
     if (!m) {
       m = { type: 'object', props: new Map() };
+      markChanged(ctx);
       parent.props.set(name, m);
-      ctx.changed = true;
     }
     if (m.type === 'object') return parseObjectInto(ctx, m, val, path);
     throw fieldError(ctx, path, m.type, val, leafCause(ctx, m, val) ?? { type: 'illegal_state_exception', reason: 'unexpected object' });
   }
   if (!m) {
     m = dynamicMapper(val);
+    markChanged(ctx);
     parent.props.set(name, m);
-    ctx.changed = true;
   }
   if (m.type === 'object') throw mapperParsing(`object mapping for [${path}] tried to parse field [${name}] as object, but found a concrete value`);
   const cause = leafCause(ctx, m, val);
   if (cause) throw fieldError(ctx, path, m.type, val, cause);
+}
+
+/**
+ * The common case fast: a source line that JSON.parse reads as an object without repeated keys is
+ * turned into the same tree without the token-by-token parser (undefined otherwise, or when the
+ * line needs the faithful parser for its error).
+ */
+function fastParseSource(text: string): { doc: JObj; parser: undefined } | undefined {
+  if (!text.startsWith('{')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || hasRepeatedKeys(text, value)) return undefined;
+  return { doc: fromJs(value) as JObj, parser: undefined };
+}
+
+/**
+ * Whether an object in the text repeats a key (JSON.parse keeps the last; OpenSearch refuses):
+ * every string followed by a colon is a key, so the text has more keys than the parsed value.
+ */
+function hasRepeatedKeys(text: string, value: unknown): boolean {
+  const written = text.match(/"(?:[^"\\]|\\.)*"\s*:/g)?.length ?? 0;
+  return written !== countKeys(value);
+}
+
+function countKeys(v: unknown): number {
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + countKeys(x), 0);
+  if (typeof v !== 'object' || v === null) return 0;
+  let n = 0;
+  for (const x of Object.values(v)) n += 1 + countKeys(x);
+  return n;
 }
 
 /** Parses a source line the way DocumentParser does; returns the tree and its parser. */
@@ -1827,6 +1871,7 @@ export class OpenSearchStandIn {
     const indexName = item.index ?? '';
     let doc: JObj | undefined;
     let parser: JsonPull | undefined;
+    let fastParsed = false;
     let ingestMs: number | undefined;
 
     // 1. Ingest pipeline (coordinating node, before the index is resolved or created).
@@ -1938,14 +1983,29 @@ export class OpenSearchStandIn {
       }
       parser = undefined;
     } else if (!doc) {
-      ({ doc, parser } = parseSource(item.source ?? ''));
+      const fast = fastParseSource(item.source ?? '');
+      fastParsed = fast !== undefined;
+      ({ doc, parser } = fast ?? parseSource(item.source ?? ''));
     }
 
     // Mapping first (IndexShard.prepareIndex), so a conflicting document fails with 400 even if it
     // also exists; a successful parse updates the mapping even if the write then conflicts.
-    const ctx: DocContext = { id, parser, changed: false };
-    const mapping = cloneMapper(st.mapping);
-    parseObjectInto(ctx, mapping, doc, '');
+    // Most documents add no field: check them against the live mapping without copying it.
+    const ctx: DocContext = { id, parser, changed: false, frozen: true };
+    let mapping = st.mapping;
+    try {
+      parseObjectInto(ctx, mapping, doc, '');
+    } catch (e) {
+      if (e !== NEEDS_MAPPING_UPDATE && (!fastParsed || !(e instanceof ItemError))) throw e;
+      if (fastParsed && e !== NEEDS_MAPPING_UPDATE) {
+        // A mapping error: parse again the slow way, whose parser words the error as Jackson does.
+        ({ doc, parser } = parseSource(item.source ?? ''));
+        ctx.parser = parser;
+      }
+      ctx.frozen = false;
+      mapping = cloneMapper(st.mapping);
+      parseObjectInto(ctx, mapping, doc, '');
+    }
     if (ctx.changed) {
       if (countFields(mapping) > TOTAL_FIELDS_LIMIT) throw new ItemError(400, { type: 'illegal_argument_exception', reason: `Limit of total fields [${TOTAL_FIELDS_LIMIT}] has been exceeded` });
       st.mapping = mapping;
