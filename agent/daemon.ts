@@ -82,10 +82,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   logger.info('stopping', { signal });
   clearInterval(maintenance);
   clearInterval(heldFlush);
-  // Sources first (no new documents), then sinks (flush what can be flushed before the deadline).
+  // Sources first (no new documents), then the stop event, then sinks: they flush what they can
+  // before the deadline, the stop event included, so OpenSearch hears of it at once.
   await Promise.allSettled(sources.map((s) => s.stop(deadline)));
-  const stops = await Promise.allSettled(sinks.map((s) => s.stop(deadline)));
-  for (const r of stops) if (r.status === 'rejected') logger.error('a sink did not stop cleanly', { error: r.reason });
   const uptimeMs = performance.now() - startedAt;
   safely(logger, 'recording the stop', () =>
     recorder.record([
@@ -95,6 +94,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       }),
     ]),
   );
+  const stops = await Promise.allSettled(sinks.map((s) => s.stop(deadline)));
+  for (const r of stops) if (r.status === 'rejected') logger.error('a sink did not stop cleanly', { error: r.reason });
   buffer.close();
   logger.info('stopped', { signal, uptime_s: Math.round(uptimeMs / 1000) });
 }

@@ -213,3 +213,22 @@ test('401 from OpenSearch backs off long and is recorded as an auth problem', as
   const problem = buffer.getState<{ status: number; message: string }>('ship.auth_problem');
   assert.equal(problem?.status, 401);
 });
+
+test('on SIGTERM the agent flushes what is queued, its stopped event included, and exits 0', async (t) => {
+  const standIn = await OpenSearchStandIn.start({ seed: 6 });
+  t.after(() => standIn.close());
+  const dir = tempDir(t);
+  // A long batch interval: without the flush at stop, a partial batch would still be waiting.
+  const cfg = writeConfig(dir, { opensearch: { url: standIn.url, batch: { interval: '10m' } }, heartbeat: { interval: '1h' } });
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child);
+  await waitForOutput(child, /"message":"started"/);
+  const { ids, ndjson } = uploadLines(20);
+  assert.equal((await runCli(['record', '--config', cfg.file], { input: ndjson })).code, 0);
+  child.kill('SIGTERM');
+  assert.equal((await done).code, 0);
+  const stored = standIn.ids();
+  for (const id of ids) assert.ok(stored.has(id), 'queued documents were flushed at stop');
+  const actions = standIn.documents().map((d) => (d.source as { event: { action?: string } }).event.action);
+  assert.ok(actions.includes('stopped'), 'the stopped event reached OpenSearch');
+});
