@@ -844,38 +844,138 @@ function parseField(ctx: DocContext, parent: ObjectMapper, name: string, path: s
   if (cause) throw fieldError(ctx, path, m.type, val, cause);
 }
 
-/**
- * The common case fast: a source line that JSON.parse reads as an object without repeated keys is
- * turned into the same tree without the token-by-token parser (undefined otherwise, or when the
- * line needs the faithful parser for its error).
- */
-function fastParseSource(text: string): { doc: JObj; parser: undefined } | undefined {
-  if (!text.startsWith('{')) return undefined;
+// ----- The common case without a tree
+//
+// Almost every document of a drain is an ordinary JSON line whose fields are all mapped already.
+// Such a line is checked directly on the value JSON.parse gives, against the live mapping (no copy),
+// and stored as its text. Whenever the check is not sure (a field to add, a value its field may
+// refuse, a repeated key, anything unusual) it answers "no" and the faithful path (parseSource,
+// parseObjectInto) decides, with the exact error texts and locations and number types. So the
+// check may say "no" too often, never "yes" wrongly: "yes" means the faithful path would accept the
+// document without changing the mapping.
+
+/** Well under JsonPull's MAX_NESTING, so that too deep a document always takes the faithful path. */
+const FAST_MAX_DEPTH = 500;
+
+/** Whether the source line `text` is a document that fits the mapping as it is (see above). */
+function fitsMappingAsIs(mapping: ObjectMapper, text: string): boolean {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return undefined;
+    return false; // comments, syntax errors, ...: JsonPull words those
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || hasRepeatedKeys(text, value)) return undefined;
-  return { doc: fromJs(value) as JObj, parser: undefined };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = objectFits(mapping, value as Record<string, unknown>, true, 1);
+  // JSON.parse keeps the last of repeated keys where OpenSearch refuses the document: the keys
+  // it kept must be all the keys the text writes.
+  return keys >= 0 && keys === writtenKeyCount(text);
+}
+
+/** The number of keys of `obj` and all it contains when every field fits its mapping, else -1. */
+function objectFits(mapper: ObjectMapper, obj: Record<string, unknown>, root: boolean, depth: number): number {
+  if (depth > FAST_MAX_DEPTH) return -1;
+  let keys = 0;
+  // for-in rather than Object.keys: no array per object (JSON.parse gives plain objects).
+  for (const key in obj) {
+    keys++;
+    // Keys parseObjectInto refuses (empty, ambiguous dots, metadata fields).
+    if (key === '' || (root && METADATA_FIELDS.has(key))) return -1;
+    let parent = mapper;
+    let name = key;
+    if (key.includes('.')) {
+      if (key.startsWith('.') || key.endsWith('.') || key.includes('..')) return -1;
+      // A dotted key walks existing object mappings, as parseObjectInto expands it.
+      const parts = key.split('.');
+      name = parts.pop() ?? key;
+      for (const part of parts) {
+        const m = parent.props.get(part);
+        if (m?.type !== 'object') return -1;
+        parent = m;
+      }
+    }
+    const n = fieldFits(parent, name, obj[key], depth);
+    if (n < 0) return -1;
+    keys += n;
+  }
+  return keys;
+}
+
+/** parseField's cases for a plain JS value: the keys inside `val`, or -1. */
+function fieldFits(parent: ObjectMapper, name: string, val: unknown, depth: number): number {
+  if (val === null) return 0;
+  if (Array.isArray(val)) {
+    if (depth + 1 > FAST_MAX_DEPTH) return -1;
+    let keys = 0;
+    for (const item of val) {
+      const n = fieldFits(parent, name, item, depth + 1);
+      if (n < 0) return -1;
+      keys += n;
+    }
+    return keys;
+  }
+  const m = parent.props.get(name);
+  if (m === undefined) return -1;
+  if (typeof val === 'object') return m.type === 'object' ? objectFits(m, val as Record<string, unknown>, false, depth + 1) : -1;
+  if (m.type === 'object') return -1;
+  return leafFits(m, val as string | number | boolean) ? 0 : -1;
 }
 
 /**
- * Whether an object in the text repeats a key (JSON.parse keeps the last; OpenSearch refuses):
- * every string followed by a colon is a key, so the text has more keys than the parsed value.
+ * The values leafCause surely accepts. A number's written form is lost by JSON.parse (`1` and
+ * `1.0`), so only what either form would pass is accepted; the rest goes the faithful way.
  */
-function hasRepeatedKeys(text: string, value: unknown): boolean {
-  const written = text.match(/"(?:[^"\\]|\\.)*"\s*:/g)?.length ?? 0;
-  return written !== countKeys(value);
+function leafFits(mapper: LeafMapper, v: string | number | boolean): boolean {
+  switch (mapper.type) {
+    case 'text':
+    case 'keyword':
+      return true;
+    case 'long':
+      // Within ±2^62 a long fits whether the number was written as an integer or not.
+      if (typeof v === 'number') return Math.abs(v) < 2 ** 62;
+      return typeof v === 'string' && (v === '' || /^[+-]?\d{1,18}$/.test(v));
+    case 'float':
+      if (typeof v === 'number') return Number.isFinite(Math.fround(v));
+      return v === '';
+    case 'boolean':
+      return typeof v === 'boolean' || v === '' || v === 'true' || v === 'false';
+    case 'date':
+      if (typeof v === 'number') return true;
+      return typeof v === 'string' && parsesAsDate(v, mapper.format ?? DATE_FORMAT);
+  }
 }
 
-function countKeys(v: unknown): number {
-  if (Array.isArray(v)) return v.reduce((n: number, x) => n + countKeys(x), 0);
-  if (typeof v !== 'object' || v === null) return 0;
-  let n = 0;
-  for (const x of Object.values(v)) n += 1 + countKeys(x);
-  return n;
+/**
+ * How many object keys the text of a valid JSON value writes: strings followed by a colon. Jumps
+ * from quote to quote; a quote preceded by an odd number of backslashes is inside a string.
+ */
+function writtenKeyCount(text: string): number {
+  let keys = 0;
+  let open = text.indexOf('"');
+  while (open !== -1) {
+    let close = text.indexOf('"', open + 1);
+    while (close !== -1 && isEscaped(text, close)) close = text.indexOf('"', close + 1);
+    if (close === -1) break;
+    let k = close + 1;
+    let c = text.charCodeAt(k);
+    while (c === 32 || c === 9 || c === 10 || c === 13) c = text.charCodeAt(++k);
+    if (c === 58) keys++;
+    open = text.indexOf('"', k);
+  }
+  return keys;
+}
+
+function isEscaped(text: string, quote: number): boolean {
+  let backslashes = 0;
+  for (let i = quote - 1; text.charCodeAt(i) === 92; i--) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+/** A stored source: the JSON text of a document taken by the fast path (parsed again when read), or its tree. */
+type StoredSource = string | JObj;
+
+function sourceValue(source: StoredSource): Record<string, unknown> {
+  return (typeof source === 'string' ? JSON.parse(source) : toJs(source)) as Record<string, unknown>;
 }
 
 /** Parses a source line the way DocumentParser does; returns the tree and its parser. */
@@ -929,46 +1029,82 @@ function advance(paths: FilterPath[], key: string): FilterPath[] {
   return out;
 }
 
-function includeNode(value: unknown, paths: FilterPath[]): unknown {
-  if (paths.some((p) => p.length === 0)) return value;
+/**
+ * The paths still alive after some keys: a state of a small automaton whose transitions are worked
+ * out on first use and then remembered. A `_bulk` response has a thousand alike items, so its
+ * filter costs a map lookup per key instead of glob matches and new path arrays per key.
+ */
+class FilterState {
+  readonly paths: FilterPath[];
+  /** Some path ends here: the whole value is included (or, for exclusions, dropped). */
+  readonly complete: boolean;
+  private readonly next = new Map<string, FilterState>();
+
+  constructor(paths: FilterPath[]) {
+    this.paths = paths;
+    this.complete = paths.some((p) => p.length === 0);
+  }
+
+  after(key: string): FilterState {
+    let s = this.next.get(key);
+    if (!s) {
+      s = new FilterState(advance(this.paths, key));
+      this.next.set(key, s);
+    }
+    return s;
+  }
+}
+
+function includeNode(value: unknown, state: FilterState): unknown {
+  if (state.complete) return value;
   if (Array.isArray(value)) {
-    const out = value.map((v) => includeNode(v, paths)).filter((v) => v !== undefined);
+    const out: unknown[] = [];
+    for (const v of value) {
+      const r = includeNode(v, state);
+      if (r !== undefined) out.push(r);
+    }
     return out.length > 0 ? out : undefined;
   }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const sub = advance(paths, k);
-      if (sub.length === 0) continue;
-      const r = includeNode(v, sub);
-      if (r !== undefined) out[k] = r;
+    let empty = true;
+    const obj = value as Record<string, unknown>;
+    for (const k in obj) {
+      const sub = state.after(k);
+      if (sub.paths.length === 0) continue;
+      const r = includeNode(obj[k], sub);
+      if (r !== undefined) {
+        out[k] = r;
+        empty = false;
+      }
     }
-    return Object.keys(out).length > 0 ? out : undefined;
+    return empty ? undefined : out;
   }
   return undefined;
 }
 
-function excludeNode(value: unknown, paths: FilterPath[]): unknown {
-  if (Array.isArray(value)) return value.map((v) => excludeNode(v, paths));
+function excludeNode(value: unknown, state: FilterState): unknown {
+  if (Array.isArray(value)) return value.map((v) => excludeNode(v, state));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      const sub = advance(paths, k);
-      if (sub.some((p) => p.length === 0)) continue;
-      out[k] = sub.length > 0 ? excludeNode(v, sub) : v;
+      const sub = state.after(k);
+      if (sub.complete) continue;
+      out[k] = sub.paths.length > 0 ? excludeNode(v, sub) : v;
     }
     return out;
   }
   return value;
 }
 
+/** Applies a filter_path; its automaton is built for this one call (keys of other responses may differ). */
 export function applyFilterPath(value: unknown, filterPath: string): unknown {
   const specs = filterPath.split(',').map((s) => s.trim()).filter(Boolean);
   const includes = specs.filter((s) => !s.startsWith('-')).map((s) => s.split('.'));
   const excludes = specs.filter((s) => s.startsWith('-')).map((s) => s.slice(1).split('.'));
   let out = value;
-  if (includes.length > 0) out = includeNode(out, includes) ?? {};
-  if (excludes.length > 0) out = excludeNode(out, excludes);
+  if (includes.length > 0) out = includeNode(out, new FilterState(includes)) ?? {};
+  if (excludes.length > 0) out = excludeNode(out, new FilterState(excludes));
   return out;
 }
 
@@ -1016,6 +1152,135 @@ function parseLongParam(text: string): number {
   return Number(text);
 }
 
+function newItem(action: ActionName, d: BulkDefaults, line: number): BulkItem {
+  return {
+    action,
+    opType: action,
+    index: d.index,
+    id: undefined,
+    pipeline: d.pipeline,
+    requireAlias: d.requireAlias ?? false,
+    version: undefined,
+    versionType: 'internal',
+    ifSeqNo: undefined,
+    ifPrimaryTerm: undefined,
+    source: undefined,
+    update: undefined,
+    line,
+  };
+}
+
+/**
+ * The usual action line, `{"create":{"_index":"i","_id":"x"}}`, read with JSON.parse: one action
+ * whose metadata are only strings for `_index`, `_id`, `pipeline` or `routing`, no key repeated.
+ * Anything else is undefined and read by readActionLine, which words the errors.
+ */
+function plainActionLine(text: string, d: BulkDefaults, line: number): BulkItem | undefined {
+  if (text.charCodeAt(0) !== 123) return undefined; // not '{': blank lines, errors
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const outer = value as Record<string, unknown>;
+  let action = '';
+  let keys = 0;
+  for (const k in outer) {
+    action = k;
+    keys++;
+  }
+  const meta = outer[action];
+  if (keys !== 1 || !VALID_ACTIONS.has(action) || typeof meta !== 'object' || meta === null || Array.isArray(meta)) return undefined;
+  const item = newItem(action as ActionName, d, line);
+  const fields = meta as Record<string, unknown>;
+  for (const k in fields) {
+    keys++;
+    const v = fields[k];
+    if (typeof v !== 'string') return undefined;
+    if (k === '_index') item.index = v;
+    else if (k === '_id') item.id = v;
+    else if (k === 'pipeline') item.pipeline = v;
+    else if (k !== 'routing') return undefined;
+  }
+  return keys === writtenKeyCount(text) ? item : undefined;
+}
+
+/** An action/metadata line the way BulkRequestParser reads it; undefined for a blank line. */
+function readActionLine(text: string, d: BulkDefaults, line: number): { item: BulkItem; opType: string | undefined } | undefined {
+  const p = new JsonPull(text);
+  let tok = p.next();
+  if (tok === null) return undefined;
+  if (tok !== 'START_OBJECT') throw illegalArgument(`Malformed action/metadata line [${line}], expected START_OBJECT but found [${tok}]`);
+  tok = p.next();
+  if (tok !== 'FIELD_NAME') throw illegalArgument(`Malformed action/metadata line [${line}], expected FIELD_NAME but found [${tok}]`);
+  const action = p.name;
+  if (!VALID_ACTIONS.has(action)) throw illegalArgument(`Malformed action/metadata line [${line}], expected one of [create, delete, index, update] but found [${action}]`);
+  const item = newItem(action as ActionName, d, line);
+  let opType: string | undefined;
+  tok = p.next();
+  if (tok === 'START_OBJECT') {
+    let field = '';
+    while ((tok = p.next()) !== 'END_OBJECT') {
+      if (tok === 'FIELD_NAME') {
+        field = p.name;
+      } else if (VALUE_TOKENS.has(tok)) {
+        const value = tok === 'VALUE_STRING' ? p.str : tok === 'VALUE_NUMBER' ? p.raw : String(p.bool);
+        switch (field) {
+          case '_index':
+            item.index = value;
+            break;
+          case '_id':
+            item.id = value;
+            break;
+          case 'routing':
+            break;
+          case 'op_type':
+            opType = value;
+            break;
+          case 'version':
+            item.version = parseLongParam(value);
+            break;
+          case 'version_type':
+            if (!VERSION_TYPES.has(value)) throw illegalArgument(`No version type match [${value}]`);
+            item.versionType = value;
+            break;
+          case 'if_seq_no':
+            item.ifSeqNo = parseLongParam(value);
+            break;
+          case 'if_primary_term':
+            item.ifPrimaryTerm = parseLongParam(value);
+            break;
+          case 'retry_on_conflict':
+            parseLongParam(value);
+            break;
+          case 'pipeline':
+            item.pipeline = value;
+            break;
+          case '_source':
+            break;
+          case 'require_alias':
+            if (value !== 'true' && value !== 'false') throw illegalArgument(`Failed to parse value [${value}] as only [true] or [false] are allowed.`);
+            item.requireAlias = value === 'true';
+            break;
+          default:
+            throw illegalArgument(`Action/metadata line [${line}] contains an unknown parameter [${field}]`);
+        }
+      } else if (tok === 'START_ARRAY') {
+        throw illegalArgument(`Malformed action/metadata line [${line}], expected a simple value for field [${field}] but found [START_ARRAY]`);
+      } else if (tok === 'START_OBJECT' && field === '_source') {
+        readTree(p, tok);
+      } else if (tok !== 'VALUE_NULL') {
+        throw illegalArgument(`Malformed action/metadata line [${line}], expected a simple value for field [${field}] but found [${tok}]`);
+      }
+    }
+  } else if (tok !== 'END_OBJECT') {
+    throw illegalArgument(`Malformed action/metadata line [${line}], expected START_OBJECT or END_OBJECT but found [${tok}]`);
+  }
+  return { item, opType };
+}
+
 function parseBulk(data: string, d: BulkDefaults): BulkItem[] {
   const items: BulkItem[] = [];
   let line = 0;
@@ -1030,89 +1295,14 @@ function parseBulk(data: string, d: BulkDefaults): BulkItem[] {
     let nextMarker = findNextMarker(from);
     if (nextMarker === -1) break;
     line++;
-    const p = new JsonPull(data.slice(from, nextMarker));
+    const text = data.slice(from, nextMarker);
     from = nextMarker + 1;
-    let tok = p.next();
-    if (tok === null) continue;
-    if (tok !== 'START_OBJECT') throw illegalArgument(`Malformed action/metadata line [${line}], expected START_OBJECT but found [${tok}]`);
-    tok = p.next();
-    if (tok !== 'FIELD_NAME') throw illegalArgument(`Malformed action/metadata line [${line}], expected FIELD_NAME but found [${tok}]`);
-    const action = p.name;
-    if (!VALID_ACTIONS.has(action)) throw illegalArgument(`Malformed action/metadata line [${line}], expected one of [create, delete, index, update] but found [${action}]`);
-    const item: BulkItem = {
-      action: action as ActionName,
-      opType: action as ActionName,
-      index: d.index,
-      id: undefined,
-      pipeline: d.pipeline,
-      requireAlias: d.requireAlias ?? false,
-      version: undefined,
-      versionType: 'internal',
-      ifSeqNo: undefined,
-      ifPrimaryTerm: undefined,
-      source: undefined,
-      update: undefined,
-      line,
-    };
+    let item = plainActionLine(text, d, line);
     let opType: string | undefined;
-    tok = p.next();
-    if (tok === 'START_OBJECT') {
-      let field = '';
-      while ((tok = p.next()) !== 'END_OBJECT') {
-        if (tok === 'FIELD_NAME') {
-          field = p.name;
-        } else if (VALUE_TOKENS.has(tok)) {
-          const text = tok === 'VALUE_STRING' ? p.str : tok === 'VALUE_NUMBER' ? p.raw : String(p.bool);
-          switch (field) {
-            case '_index':
-              item.index = text;
-              break;
-            case '_id':
-              item.id = text;
-              break;
-            case 'routing':
-              break;
-            case 'op_type':
-              opType = text;
-              break;
-            case 'version':
-              item.version = parseLongParam(text);
-              break;
-            case 'version_type':
-              if (!VERSION_TYPES.has(text)) throw illegalArgument(`No version type match [${text}]`);
-              item.versionType = text;
-              break;
-            case 'if_seq_no':
-              item.ifSeqNo = parseLongParam(text);
-              break;
-            case 'if_primary_term':
-              item.ifPrimaryTerm = parseLongParam(text);
-              break;
-            case 'retry_on_conflict':
-              parseLongParam(text);
-              break;
-            case 'pipeline':
-              item.pipeline = text;
-              break;
-            case '_source':
-              break;
-            case 'require_alias':
-              if (text !== 'true' && text !== 'false') throw illegalArgument(`Failed to parse value [${text}] as only [true] or [false] are allowed.`);
-              item.requireAlias = text === 'true';
-              break;
-            default:
-              throw illegalArgument(`Action/metadata line [${line}] contains an unknown parameter [${field}]`);
-          }
-        } else if (tok === 'START_ARRAY') {
-          throw illegalArgument(`Malformed action/metadata line [${line}], expected a simple value for field [${field}] but found [START_ARRAY]`);
-        } else if (tok === 'START_OBJECT' && field === '_source') {
-          readTree(p, tok);
-        } else if (tok !== 'VALUE_NULL') {
-          throw illegalArgument(`Malformed action/metadata line [${line}], expected a simple value for field [${field}] but found [${tok}]`);
-        }
-      }
-    } else if (tok !== 'END_OBJECT') {
-      throw illegalArgument(`Malformed action/metadata line [${line}], expected START_OBJECT or END_OBJECT but found [${tok}]`);
+    if (!item) {
+      const read = readActionLine(text, d, line);
+      if (!read) continue;
+      ({ item, opType } = read);
     }
 
     if (item.action === 'delete') {
@@ -1225,7 +1415,7 @@ function unrecognizedParams(path: string, given: Iterable<string>, known: string
 // Store
 
 interface DocRecord {
-  source: JObj;
+  source: StoredSource;
   version: number;
   seqNo: number;
   order: number;
@@ -1317,6 +1507,7 @@ export class OpenSearchStandIn {
   private readonly seed: number;
   private readonly rngs = new Map<string, () => number>();
   private readonly indices = new Map<string, IndexState>();
+  private readonly indexNameProblems = new Map<string, string | null>();
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private order = 0;
@@ -1401,7 +1592,7 @@ export class OpenSearchStandIn {
     const out: Array<StoredDocument & { order: number }> = [];
     for (const st of this.indices.values()) {
       if (!match(st.name)) continue;
-      for (const [id, d] of st.docs) out.push({ index: st.name, id, source: toJs(d.source) as Record<string, unknown>, version: d.version, seqNo: d.seqNo, order: d.order });
+      for (const [id, d] of st.docs) out.push({ index: st.name, id, source: sourceValue(d.source), version: d.version, seqNo: d.seqNo, order: d.order });
     }
     return out.sort((a, b) => a.order - b.order).map(({ order: _o, ...d }) => d);
   }
@@ -1485,6 +1676,16 @@ export class OpenSearchStandIn {
     return new Date(Date.now() + this.clockOffsetMs);
   }
 
+  /** validateIndexName, remembered per name: a `_bulk` request names the same few indices a thousand times. */
+  private indexNameProblem(name: string): string | null {
+    let problem = this.indexNameProblems.get(name);
+    if (problem === undefined) {
+      problem = validateIndexName(name);
+      this.indexNameProblems.set(name, problem);
+    }
+    return problem;
+  }
+
   private ensureIndex(name: string): IndexState {
     let st = this.indices.get(name);
     if (!st) {
@@ -1551,7 +1752,10 @@ export class OpenSearchStandIn {
   private readBody(req: http.IncomingMessage): Promise<Body> {
     return new Promise((resolve) => {
       const enc = String(req.headers['content-encoding'] ?? '').trim().toLowerCase();
-      const decoder = enc === 'gzip' || enc === 'x-gzip' ? zlib.createGunzip() : enc === 'deflate' ? zlib.createInflate() : undefined;
+      // Large output chunks: zlib's default 16 KiB makes a thread-pool round trip per 16 KiB, which
+      // was a good part of the time of a big `_bulk` body.
+      const zopts = { chunkSize: 256 * 1024 };
+      const decoder = enc === 'gzip' || enc === 'x-gzip' ? zlib.createGunzip(zopts) : enc === 'deflate' ? zlib.createInflate(zopts) : undefined;
       const chunks: Buffer[] = [];
       let size = 0;
       let tooLarge = false;
@@ -1765,7 +1969,7 @@ export class OpenSearchStandIn {
     if (!st) return this.sendError(req, res, entry, 404, this.indexNotFound(index), url);
     const d = st.docs.get(id);
     if (!d) return this.sendJson(req, res, entry, 404, { _index: index, _id: id, found: false }, url);
-    this.sendJson(req, res, entry, 200, { _index: index, _id: id, _version: d.version, _seq_no: d.seqNo, _primary_term: 1, found: true, _source: toJs(d.source) }, url);
+    this.sendJson(req, res, entry, 200, { _index: index, _id: id, _version: d.version, _seq_no: d.seqNo, _primary_term: 1, found: true, _source: sourceValue(d.source) }, url);
   }
 
   // ----- _bulk
@@ -1852,7 +2056,7 @@ export class OpenSearchStandIn {
         const error = errorTrace ? { ...e.body, stack_trace: stackTrace(e.body) } : e.body;
         result = { _index: item.index, _id: item.id ?? null, status: e.status, error };
       }
-      results.push({ [item.opType]: result });
+      results.push(itemEntry(item.opType, result));
     }
     if (rejected > 0) {
       entry.fault = 'item429';
@@ -1871,7 +2075,8 @@ export class OpenSearchStandIn {
     const indexName = item.index ?? '';
     let doc: JObj | undefined;
     let parser: JsonPull | undefined;
-    let fastParsed = false;
+    /** Set when the source line fits the mapping as it is: stored as its text, no tree built. */
+    let fastText: string | undefined;
     let ingestMs: number | undefined;
 
     // 1. Ingest pipeline (coordinating node, before the index is resolved or created).
@@ -1902,7 +2107,7 @@ export class OpenSearchStandIn {
     }
 
     // 2. Index resolution and auto-creation.
-    const invalid = validateIndexName(indexName);
+    const invalid = this.indexNameProblem(indexName);
     if (invalid) throw new ItemError(400, { type: 'invalid_index_name_exception', reason: `Invalid index name [${indexName}], ${invalid}`, index_uuid: '_na_', index: indexName });
     if (item.requireAlias && item.action !== 'delete') {
       throw new ItemError(404, {
@@ -1974,7 +2179,7 @@ export class OpenSearchStandIn {
         doc = upsert;
         create = true;
       } else {
-        const base = toJs(existing.source) as Record<string, unknown>;
+        const base = sourceValue(existing.source);
         const merged = mergeDoc(base, toJs(u.doc ?? { t: 'obj', entries: [], at: 0 }) as Record<string, unknown>);
         if (u.detectNoop && deepEqual(base, merged)) {
           return { result: { _index: st.name, _id: id, _version: existing.version, result: 'noop', _shards: { total: 0, successful: 0, failed: 0 }, _seq_no: existing.seqNo, _primary_term: 1, status: 200 } };
@@ -1983,32 +2188,31 @@ export class OpenSearchStandIn {
       }
       parser = undefined;
     } else if (!doc) {
-      const fast = fastParseSource(item.source ?? '');
-      fastParsed = fast !== undefined;
-      ({ doc, parser } = fast ?? parseSource(item.source ?? ''));
+      const text = item.source ?? '';
+      if (fitsMappingAsIs(st.mapping, text)) fastText = text;
+      else ({ doc, parser } = parseSource(text));
     }
 
     // Mapping first (IndexShard.prepareIndex), so a conflicting document fails with 400 even if it
-    // also exists; a successful parse updates the mapping even if the write then conflicts.
-    // Most documents add no field: check them against the live mapping without copying it.
-    const ctx: DocContext = { id, parser, changed: false, frozen: true };
-    let mapping = st.mapping;
-    try {
-      parseObjectInto(ctx, mapping, doc, '');
-    } catch (e) {
-      if (e !== NEEDS_MAPPING_UPDATE && (!fastParsed || !(e instanceof ItemError))) throw e;
-      if (fastParsed && e !== NEEDS_MAPPING_UPDATE) {
-        // A mapping error: parse again the slow way, whose parser words the error as Jackson does.
-        ({ doc, parser } = parseSource(item.source ?? ''));
-        ctx.parser = parser;
+    // also exists; a successful parse updates the mapping even if the write then conflicts. (A
+    // fastText document has been checked already and changes nothing.)
+    if (doc) {
+      // Check against the live mapping without copying it first: a new field throws
+      // NEEDS_MAPPING_UPDATE, and only then is the document parsed again into a copy.
+      const ctx: DocContext = { id, parser, changed: false, frozen: true };
+      let mapping = st.mapping;
+      try {
+        parseObjectInto(ctx, mapping, doc, '');
+      } catch (e) {
+        if (e !== NEEDS_MAPPING_UPDATE) throw e;
+        ctx.frozen = false;
+        mapping = cloneMapper(st.mapping);
+        parseObjectInto(ctx, mapping, doc, '');
       }
-      ctx.frozen = false;
-      mapping = cloneMapper(st.mapping);
-      parseObjectInto(ctx, mapping, doc, '');
-    }
-    if (ctx.changed) {
-      if (countFields(mapping) > TOTAL_FIELDS_LIMIT) throw new ItemError(400, { type: 'illegal_argument_exception', reason: `Limit of total fields [${TOTAL_FIELDS_LIMIT}] has been exceeded` });
-      st.mapping = mapping;
+      if (ctx.changed) {
+        if (countFields(mapping) > TOTAL_FIELDS_LIMIT) throw new ItemError(400, { type: 'illegal_argument_exception', reason: `Limit of total fields [${TOTAL_FIELDS_LIMIT}] has been exceeded` });
+        st.mapping = mapping;
+      }
     }
 
     if (create && existing) {
@@ -2018,7 +2222,9 @@ export class OpenSearchStandIn {
     const seqNo = ++st.seqNo;
     const version = existing ? existing.version + 1 : (st.deleted.get(id) ?? 0) + 1;
     st.deleted.delete(id);
-    st.docs.set(id, { source: doc, version, seqNo, order: existing?.order ?? this.order++ });
+    const source = fastText ?? doc;
+    if (source === undefined) throw new Error('no source');
+    st.docs.set(id, { source, version, seqNo, order: existing?.order ?? this.order++ });
     const result = existing ? ok('updated', version, seqNo, 200) : ok('created', version, seqNo, 201);
     return ingestMs === undefined ? { result } : { result, ingestMs };
   }
@@ -2115,6 +2321,20 @@ function eventId(doc: JObj): string | undefined {
   const ev = doc.entries.find(([k]) => k === 'event')?.[1];
   const id = ev?.t === 'obj' ? ev.entries.find(([k]) => k === 'id')?.[1] : doc.entries.find(([k]) => k === 'event.id')?.[1];
   return id?.t === 'str' ? id.v : id?.t === 'num' ? id.raw : undefined;
+}
+
+/** `{ [op]: result }` with a literal per key: a computed key makes V8 build each object the slow way. */
+function itemEntry(op: ActionName, result: Record<string, unknown>): Record<string, unknown> {
+  switch (op) {
+    case 'create':
+      return { create: result };
+    case 'index':
+      return { index: result };
+    case 'update':
+      return { update: result };
+    case 'delete':
+      return { delete: result };
+  }
 }
 
 function validateBulk(items: BulkItem[]): string[] {
