@@ -11,6 +11,7 @@ import { sinkSettings } from './sinks/opensearch/settings.ts';
 import { OpenSearchSink } from './sinks/opensearch/sink.ts';
 import type { Sink } from './sinks/sink.ts';
 import { HeartbeatSource } from './sources/heartbeat.ts';
+import { UploadSource } from './sources/uploads/source.ts';
 import { Recorder } from './sources/recorder.ts';
 import type { Source } from './sources/source.ts';
 import { AGENT_VERSION } from '../shared/version.ts';
@@ -65,7 +66,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const maintenance = setInterval(() => safely(logger, 'buffer maintenance', () => buffer.pruneExpired()), MAINTENANCE_INTERVAL_MS);
   const heldFlush = setInterval(() => safely(logger, 'recording held documents', () => recorder.flushHeld()), HELD_FLUSH_INTERVAL_MS);
 
-  const sources: Source[] = [new HeartbeatSource(recorder, buffer, logger, { intervalMs: config.heartbeat.interval, stateDir: config.state_dir, bootId: boot })];
+  const uploads = new UploadSource(uploadOptions(config, opts.secrets), recorder, buffer, logger);
+  const heartbeat = new HeartbeatSource(recorder, buffer, logger, {
+    intervalMs: config.heartbeat.interval,
+    stateDir: config.state_dir,
+    bootId: boot,
+    facts: { uploads: () => uploads.facts() },
+  });
+  const sources: Source[] = [heartbeat, uploads];
   const sinks: Sink[] = [];
   const shipping = sinkSettings(config, opts.secrets);
   if (shipping) {
@@ -98,6 +106,18 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   for (const r of stops) if (r.status === 'rejected') logger.error('a sink did not stop cleanly', { error: r.reason });
   buffer.close();
   logger.info('stopped', { signal, uptime_s: Math.round(uptimeMs / 1000) });
+}
+
+function uploadOptions(config: Config, secrets: Secrets) {
+  const u = config.uploads;
+  const secretHeaders: Record<string, string> = {};
+  for (const header of Object.keys(u.header_files)) secretHeaders[header] = secrets.get(`uploads.header_files.${header}`) ?? '';
+  const tls: { ca?: string; cert?: string; key?: string; verify: boolean } = { verify: u.tls.verify };
+  if (u.tls.ca_file) tls.ca = fs.readFileSync(u.tls.ca_file, 'utf8');
+  if (u.tls.cert_file) tls.cert = fs.readFileSync(u.tls.cert_file, 'utf8');
+  const key = secrets.get('uploads.tls.key_file');
+  if (key) tls.key = key;
+  return { uploads: u, boothId: config.booth.id, secretHeaders, tls };
 }
 
 function logNotice(logger: Logger, n: BufferNotice): void {

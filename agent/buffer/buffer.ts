@@ -62,12 +62,22 @@ export interface UploadRow {
   lastError?: string | null;
   nextAttemptAt?: number;
   speedMbS?: number | null;
+  startedAt?: number | null;
+  endedAt?: number | null;
+}
+
+export interface BookingRow {
+  id: string;
+  firstSeenAt: number;
+  finishedAt: number | null;
+  summarizedAt: number | null;
 }
 
 /** What a record() state change may touch, inside the same transaction as the documents. */
 export interface StateWriter {
   setState(key: string, value: unknown): void;
   putUpload(row: UploadRow): void;
+  putBooking(row: BookingRow): void;
   /** Counts documents lost before they reached the buffer (e.g. held in memory while the disk was full). */
   countDropped(byDataset: Partial<Record<Dataset, number>>): void;
 }
@@ -233,8 +243,11 @@ export class DocumentBuffer {
           last_error: u.lastError ?? null,
           next_attempt_at: u.nextAttemptAt ?? 0,
           speed_mb_s: u.speedMbS ?? null,
+          started_at: u.startedAt ?? null,
+          ended_at: u.endedAt ?? null,
           updated_at: this.now(),
         }),
+      putBooking: (b) => this.stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt),
       countDropped: (byDataset) => this.addDropped(byDataset),
     };
   }
@@ -424,19 +437,39 @@ export class DocumentBuffer {
   getUpload(path: string): UploadRow | undefined {
     return this.guard(() => {
       const r = this.stmts.getUpload.get(path) as Record<string, unknown> | undefined;
-      if (!r) return undefined;
-      return {
-        path: r['path'] as string,
-        bookingId: r['booking_id'] as string,
-        size: r['size'] as number,
-        mtimeMs: r['mtime_ms'] as number,
-        status: r['status'] as UploadRow['status'],
-        attempts: r['attempts'] as number,
-        httpStatus: r['http_status'] as number | null,
-        lastError: r['last_error'] as string | null,
-        nextAttemptAt: r['next_attempt_at'] as number,
-        speedMbS: r['speed_mb_s'] as number | null,
-      };
+      return r ? toUploadRow(r) : undefined;
+    });
+  }
+
+  /** Every upload row of a booking. */
+  bookingUploads(bookingId: string): UploadRow[] {
+    return this.guard(() => (this.stmts.bookingUploads.all(bookingId) as Record<string, unknown>[]).map(toUploadRow));
+  }
+
+  /** Updates a file's upload state on its own (no document), e.g. "pending" when first seen. */
+  putUpload(row: UploadRow): void {
+    this.guard(() => this.db.transaction(() => this.stateWriter().putUpload(row)).immediate());
+  }
+
+  getBooking(id: string): BookingRow | undefined {
+    return this.guard(() => {
+      const r = this.stmts.getBooking.get(id) as { id: string; first_seen_at: number; finished_at: number | null; summarized_at: number | null } | undefined;
+      return r ? { id: r.id, firstSeenAt: r.first_seen_at, finishedAt: r.finished_at, summarizedAt: r.summarized_at } : undefined;
+    });
+  }
+
+  putBooking(row: BookingRow): void {
+    this.guard(() => this.stmts.putBooking.run(row.id, row.firstSeenAt, row.finishedAt, row.summarizedAt));
+  }
+
+  /** Files by upload status, with the HTTP codes of those that fail or were rejected. */
+  uploadCounts(): { byStatus: Record<string, number>; failingCodes: Record<string, number> } {
+    return this.guard(() => {
+      const byStatus: Record<string, number> = {};
+      for (const r of this.stmts.uploadStatusCounts.all() as { status: string; n: number }[]) byStatus[r.status] = r.n;
+      const failingCodes: Record<string, number> = {};
+      for (const r of this.stmts.failingCodes.all() as { code: number | null; n: number }[]) failingCodes[String(r.code ?? 'network')] = r.n;
+      return { byStatus, failingCodes };
     });
   }
 
@@ -573,6 +606,23 @@ interface OutboxRow {
   body: string;
 }
 
+function toUploadRow(r: Record<string, unknown>): UploadRow {
+  return {
+    path: r['path'] as string,
+    bookingId: r['booking_id'] as string,
+    size: r['size'] as number,
+    mtimeMs: r['mtime_ms'] as number,
+    status: r['status'] as UploadRow['status'],
+    attempts: r['attempts'] as number,
+    httpStatus: r['http_status'] as number | null,
+    lastError: r['last_error'] as string | null,
+    nextAttemptAt: r['next_attempt_at'] as number,
+    speedMbS: r['speed_mb_s'] as number | null,
+    startedAt: r['started_at'] as number | null,
+    endedAt: r['ended_at'] as number | null,
+  };
+}
+
 function toRow(doc: BoothDocument): Row {
   const body = JSON.stringify(doc);
   const dataset = doc.event.dataset;
@@ -606,13 +656,22 @@ function prepare(db: Db) {
     getState: db.prepare(`SELECT value FROM state WHERE key = ?`),
     setState: db.prepare(`INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
     putUpload: db.prepare(
-      `INSERT INTO uploads (path, booking_id, size, mtime_ms, status, attempts, http_status, last_error, next_attempt_at, speed_mb_s, updated_at)
-       VALUES (@path, @booking_id, @size, @mtime_ms, @status, @attempts, @http_status, @last_error, @next_attempt_at, @speed_mb_s, @updated_at)
+      `INSERT INTO uploads (path, booking_id, size, mtime_ms, status, attempts, http_status, last_error, next_attempt_at, speed_mb_s, started_at, ended_at, updated_at)
+       VALUES (@path, @booking_id, @size, @mtime_ms, @status, @attempts, @http_status, @last_error, @next_attempt_at, @speed_mb_s, @started_at, @ended_at, @updated_at)
        ON CONFLICT (path) DO UPDATE SET booking_id = excluded.booking_id, size = excluded.size, mtime_ms = excluded.mtime_ms,
          status = excluded.status, attempts = excluded.attempts, http_status = excluded.http_status, last_error = excluded.last_error,
-         next_attempt_at = excluded.next_attempt_at, speed_mb_s = excluded.speed_mb_s, updated_at = excluded.updated_at`,
+         next_attempt_at = excluded.next_attempt_at, speed_mb_s = excluded.speed_mb_s, started_at = excluded.started_at,
+         ended_at = excluded.ended_at, updated_at = excluded.updated_at`,
     ),
     getUpload: db.prepare(`SELECT * FROM uploads WHERE path = ?`),
+    bookingUploads: db.prepare(`SELECT * FROM uploads WHERE booking_id = ? ORDER BY path`),
+    getBooking: db.prepare(`SELECT * FROM bookings WHERE id = ?`),
+    putBooking: db.prepare(
+      `INSERT INTO bookings (id, first_seen_at, finished_at, summarized_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET first_seen_at = excluded.first_seen_at, finished_at = excluded.finished_at, summarized_at = excluded.summarized_at`,
+    ),
+    uploadStatusCounts: db.prepare(`SELECT status, count(*) AS n FROM uploads GROUP BY status`),
+    failingCodes: db.prepare(`SELECT http_status AS code, count(*) AS n FROM uploads WHERE status IN ('failing', 'rejected') GROUP BY http_status`),
     queueCounts: db.prepare(`SELECT priority, queued, dead FROM queue`),
     // Reads every row (length() needs the whole value, overflow pages included) to find damaged pages.
     scanOutbox: db.prepare(`SELECT seq, length(body) AS n FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`),

@@ -97,6 +97,16 @@ export const MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    compatibleWith: 1,
+    sql: `
+      -- When the successful upload ran (wall clock, ms): a booking's duration spans restarts.
+      ALTER TABLE uploads ADD COLUMN started_at INTEGER;
+      ALTER TABLE uploads ADD COLUMN ended_at INTEGER;
+      CREATE INDEX uploads_by_status ON uploads (status, next_attempt_at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -13,7 +13,7 @@ import pRetry from 'p-retry';
 import type { DocumentBuffer, LeasedDoc, Settlement } from '../../buffer/buffer.ts';
 import { STATE_KEYS } from '../../buffer/state-keys.ts';
 import type { Logger } from '../../log/logger.ts';
-import { backoffDelay, retryAfterMs, sleep } from '../backoff.ts';
+import { backoffDelay, retryAfterMs, sleep } from '../../backoff.ts';
 import type { ClockSkew } from '../clock-skew.ts';
 import type { Sink } from '../sink.ts';
 import { classifyBulkItems, classifyStatus, type WholeVerdict } from './classify.ts';

@@ -1,4 +1,4 @@
-// Retry delays shared by the sinks: exponential backoff with full jitter, and Retry-After.
+// Retry delays shared by the sinks and the uploader: exponential backoff with full jitter, and Retry-After.
 
 /**
  * A random delay between a quarter of `minMs` and min(maxMs, minMs · 2^attempt) — "full jitter",

@@ -1,0 +1,115 @@
+// Booking summaries (SPEC §5 "Bookings") and the booth's own speed baseline ("Speed regression").
+// A booking is finished when its marker file appears or nothing new arrived for
+// booking_idle_timeout; once every file is uploaded or rejected, one booth.booking summary is
+// recorded — the line an operator reads as "Saved 389 images (1.3 GB) of booking 4711 in 1m 56s".
+import type { DocumentBuffer, UploadRow } from '../../buffer/buffer.ts';
+import { formatBytes, formatDuration } from '../../config/units.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { Recorder } from '../recorder.ts';
+
+export interface BookingSummary {
+  id: string;
+  count_images: number;
+  size_bytes: number;
+  size_in_kb: number;
+  duration_in_seconds: number;
+  speed_in_mb_s: number;
+  failed_images: number;
+  rejected_images: number;
+  image_speed_p50_mb_s?: number;
+  image_speed_p10_mb_s?: number;
+}
+
+/** The summary of a booking from the upload state of its files. */
+export function summarize(id: string, files: readonly UploadRow[]): BookingSummary {
+  const done = files.filter((f) => f.status === 'uploaded');
+  const bytes = done.reduce((s, f) => s + f.size, 0);
+  const starts = done.map((f) => f.startedAt).filter((t): t is number => typeof t === 'number');
+  const ends = done.map((f) => f.endedAt).filter((t): t is number => typeof t === 'number');
+  const seconds = starts.length && ends.length ? Math.max(0.001, (Math.max(...ends) - Math.min(...starts)) / 1000) : 0;
+  const speeds = done.map((f) => f.speedMbS).filter((s): s is number => typeof s === 'number').sort((a, b) => a - b);
+  const summary: BookingSummary = {
+    id,
+    count_images: done.length,
+    size_bytes: bytes,
+    size_in_kb: Math.round(bytes / 1000),
+    duration_in_seconds: round(seconds, 3),
+    speed_in_mb_s: seconds > 0 ? round(bytes / 1e6 / seconds, 3) : 0,
+    failed_images: files.filter((f) => f.status === 'failing').length,
+    rejected_images: files.filter((f) => f.status === 'rejected').length,
+  };
+  if (speeds.length > 0) {
+    summary.image_speed_p50_mb_s = round(percentile(speeds, 50), 3);
+    summary.image_speed_p10_mb_s = round(percentile(speeds, 10), 3);
+  }
+  return summary;
+}
+
+/** "Saved 389 images (1.3 GB) of booking 4711 in 1m 56s (11.2 MB/s)" */
+export function summaryLine(s: BookingSummary): string {
+  const failed = s.failed_images + s.rejected_images;
+  const tail = failed > 0 ? `; ${failed} not uploaded` : '';
+  return `Saved ${s.count_images} images (${formatBytes(s.size_bytes)}) of booking ${s.id} in ${formatDuration(s.duration_in_seconds * 1000)} (${s.speed_in_mb_s.toFixed(1)} MB/s)${tail}`;
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(sorted.length, rank) - 1]!;
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+const BASELINE_STATE = 'uploads.baseline';
+const BASELINE_SIZE = 10;
+const BASELINE_MIN = 3;
+
+interface Baseline {
+  /** Speeds (MB/s) of recent healthy bookings, newest last. */
+  speeds: number[];
+  degraded: boolean;
+}
+
+/**
+ * The booth's own speed baseline: the median of its last healthy bookings. A booking below half
+ * of it records speed_degraded (with the facts of that moment), and the first one back above it
+ * speed_recovered — so "when did it start?" is answered by one event. Degraded bookings do not
+ * enter the baseline, so a lasting slowdown stays visible instead of becoming the new normal.
+ */
+export class SpeedBaseline {
+  private readonly buffer: DocumentBuffer;
+  private readonly recorder: Recorder;
+  private readonly logger: Logger;
+
+  constructor(buffer: DocumentBuffer, recorder: Recorder, logger: Logger) {
+    this.buffer = buffer;
+    this.recorder = recorder;
+    this.logger = logger;
+  }
+
+  /** The event (if any) a booking of `speed` MB/s causes, and the baseline after it. */
+  judge(bookingId: string, speed: number): { event?: ReturnType<Recorder['event']>; next: Baseline } {
+    const base = this.buffer.getState<Baseline>(BASELINE_STATE) ?? { speeds: [], degraded: false };
+    const median = base.speeds.length >= BASELINE_MIN ? percentile([...base.speeds].sort((a, b) => a - b), 50) : undefined;
+    const slow = median !== undefined && speed < median / 2;
+    const next: Baseline = { speeds: slow ? base.speeds : [...base.speeds, speed].slice(-BASELINE_SIZE), degraded: slow };
+    const facts = { booking: { id: bookingId }, speed: { current_mb_s: round(speed, 3), ...(median !== undefined ? { baseline_mb_s: round(median, 3) } : {}) } };
+    if (slow && !base.degraded) {
+      const message = `Upload speed fell to ${speed.toFixed(2)} MB/s in booking ${bookingId}, below half of this booth's usual ${median.toFixed(1)} MB/s`;
+      this.logger.warn(message, { booking: bookingId, speed_mb_s: speed, baseline_mb_s: median });
+      return { event: this.recorder.event('speed_degraded', message, facts), next };
+    }
+    if (!slow && base.degraded && median !== undefined) {
+      const message = `Upload speed is back to ${speed.toFixed(1)} MB/s in booking ${bookingId} (usual ${median.toFixed(1)} MB/s)`;
+      this.logger.info(message, { booking: bookingId, speed_mb_s: speed, baseline_mb_s: median });
+      return { event: this.recorder.event('speed_recovered', message, facts), next };
+    }
+    return { next };
+  }
+
+  static readonly stateKey = BASELINE_STATE;
+}

@@ -1,0 +1,143 @@
+// One upload attempt of one file: streamed from disk (never whole in memory) with Content-Length,
+// timed truthfully. The duration runs from the moment the first body byte leaves for the socket
+// until the response arrives — not until the last byte was handed to the kernel, which would
+// overstate the speed by the size of the socket buffers. got's own retry is off: the scheduler
+// decides (SPEC §5).
+import fs from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import got, { type Got } from 'got';
+
+export interface UploadClientSettings {
+  method: 'PUT' | 'POST';
+  /** Extra headers, those read from header_files included. */
+  headers: Record<string, string>;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  tls: { ca?: string; cert?: string; key?: string; verify: boolean };
+}
+
+export interface AttemptResult {
+  /** 2xx: the server has the file. */
+  ok: boolean;
+  status?: number;
+  retryAfter?: string | undefined;
+  bytes: number;
+  /** First body byte sent → response received, monotonic ms. */
+  durationMs: number;
+  speedMbS: number;
+  timings: { dns_ms?: number; tcp_ms?: number; tls_ms?: number; first_byte_ms?: number; total_ms?: number };
+  /** Wall clock (ms) of the first body byte and of the response, for booking durations across restarts. */
+  startedAt: number;
+  endedAt: number;
+  error?: { type: string; message: string };
+}
+
+/** Passes the body through and notes when the first byte went out and how many followed. */
+class BodyClock extends Transform {
+  firstByteAt: number | undefined;
+  firstByteWall: number | undefined;
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.firstByteAt === undefined) {
+      this.firstByteAt = performance.now();
+      this.firstByteWall = Date.now();
+    }
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+}
+
+export class UploadClient {
+  private readonly client: Got;
+  private readonly settings: UploadClientSettings;
+
+  constructor(settings: UploadClientSettings) {
+    this.settings = settings;
+    const { tls } = settings;
+    this.client = got.extend({
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      // For big uploads the idle (socket) timeout is what matters; a total timeout would cut a
+      // slow but healthy 4 GB video.
+      timeout: { lookup: settings.connectTimeoutMs, connect: settings.connectTimeoutMs, secureConnect: settings.connectTimeoutMs, socket: settings.idleTimeoutMs },
+      https: {
+        rejectUnauthorized: tls.verify,
+        ...(tls.ca ? { certificateAuthority: tls.ca } : {}),
+        ...(tls.cert ? { certificate: tls.cert } : {}),
+        ...(tls.key ? { key: tls.key } : {}),
+      },
+    });
+  }
+
+  async attempt(url: string, file: string, size: number, signal?: AbortSignal): Promise<AttemptResult> {
+    const clock = new BodyClock();
+    const source = fs.createReadStream(file);
+    source.on('error', (err) => clock.destroy(err));
+    source.pipe(clock);
+    let respondedAt: number | undefined;
+    const started = performance.now();
+    const startedWall = Date.now();
+    const request = this.client(url, {
+      method: this.settings.method,
+      body: clock,
+      headers: { ...this.settings.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      ...(signal ? { signal } : {}),
+    });
+    request.on('response', () => (respondedAt = performance.now()));
+    const result = (base: Partial<AttemptResult>): AttemptResult => {
+      const end = respondedAt ?? performance.now();
+      const from = clock.firstByteAt ?? started;
+      const durationMs = Math.max(0.001, end - from);
+      return {
+        ok: false,
+        bytes: clock.bytes,
+        durationMs,
+        speedMbS: clock.bytes / 1e6 / (durationMs / 1000),
+        timings: {},
+        startedAt: clock.firstByteWall ?? startedWall,
+        endedAt: (clock.firstByteWall ?? startedWall) + durationMs,
+        ...base,
+      };
+    };
+    try {
+      const response = await request;
+      const p = response.timings?.phases ?? {};
+      const retryAfter = response.headers['retry-after'];
+      return result({
+        ok: response.statusCode >= 200 && response.statusCode < 300,
+        status: response.statusCode,
+        retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+        timings: { dns_ms: p.dns, tcp_ms: p.tcp, tls_ms: p.tls, first_byte_ms: p.firstByte, total_ms: p.total },
+      });
+    } catch (err) {
+      source.destroy();
+      const e = err as { code?: string; name?: string; message?: string; timings?: { phases?: Record<string, number | undefined> } };
+      const p = e.timings?.phases ?? {};
+      return result({
+        error: { type: e.code ?? e.name ?? 'Error', message: describeUploadError(e, file) },
+        timings: { dns_ms: p['dns'], tcp_ms: p['tcp'], tls_ms: p['tls'] },
+      });
+    }
+  }
+}
+
+function describeUploadError(e: { code?: string; name?: string; message?: string }, file: string): string {
+  switch (e.code) {
+    case 'ENOENT':
+      return `${file} disappeared before it was uploaded`;
+    case 'EACCES':
+      return `${file} cannot be read (permission denied)`;
+    case 'ECONNREFUSED':
+      return 'the upload server refused the connection';
+    case 'ECONNRESET':
+      return 'the upload server closed the connection mid-upload';
+    case 'ETIMEDOUT':
+      return `no progress for too long (${e.message ?? 'timeout'})`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the upload server name cannot be resolved';
+    default:
+      return e.message ?? String(e);
+  }
+}
