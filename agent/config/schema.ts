@@ -83,8 +83,8 @@ export const configSchema = z.strictObject({
     retry: z
       .strictObject({
         attempts: integer(1, 100, { default: 6, doc: 'attempts before a file waits for the next round' }),
-        min_delay: duration(100, HOUR, { default: '2s', doc: 'first retry delay (exponential, with jitter)' }),
-        max_delay: duration(SECOND, DAY, { default: '10m', doc: 'longest retry delay' }),
+        min_delay: duration(10, HOUR, { default: '2s', doc: 'first retry delay (exponential, with jitter)' }),
+        max_delay: duration(100, DAY, { default: '10m', doc: 'longest retry delay' }),
       })
       .prefault(EMPTY),
     tls: tls('upload server'),

@@ -32,16 +32,12 @@ export interface AttemptResult {
   error?: { type: string; message: string };
 }
 
-/** Passes the body through and notes when the first byte went out and how many followed. */
+/** Passes the body through and counts it; the first-byte time is set from got's upload progress. */
 class BodyClock extends Transform {
   firstByteAt: number | undefined;
   firstByteWall: number | undefined;
   bytes = 0;
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.firstByteAt === undefined) {
-      this.firstByteAt = performance.now();
-      this.firstByteWall = Date.now();
-    }
     this.bytes += chunk.length;
     done(null, chunk);
   }
@@ -84,7 +80,19 @@ export class UploadClient {
       headers: { ...this.settings.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) },
       ...(signal ? { signal } : {}),
     });
-    request.on('response', () => (respondedAt = performance.now()));
+    // The response is timed on Node's own request object, as soon as its headers are parsed: got's
+    // 'response' event comes after got's own processing, which the first time (code not yet
+    // compiled) adds milliseconds — 5% on a 2 MB file at 20 MB/s.
+    request.on('request', (req: import('node:http').ClientRequest) => req.once('response', () => (respondedAt ??= performance.now())));
+    request.on('response', () => (respondedAt ??= performance.now()));
+    // The clock starts when got writes the first body byte to the socket — not when the file
+    // was first read, which happens before the connection is even open.
+    request.on('uploadProgress', (p: { transferred: number }) => {
+      if (p.transferred > 0 && clock.firstByteAt === undefined) {
+        clock.firstByteAt = performance.now();
+        clock.firstByteWall = Date.now();
+      }
+    });
     const result = (base: Partial<AttemptResult>): AttemptResult => {
       const end = respondedAt ?? performance.now();
       const from = clock.firstByteAt ?? started;
@@ -103,6 +111,7 @@ export class UploadClient {
     try {
       const response = await request;
       const p = response.timings?.phases ?? {};
+
       const retryAfter = response.headers['retry-after'];
       return result({
         ok: response.statusCode >= 200 && response.statusCode < 300,

@@ -1,0 +1,187 @@
+// Uploads (SPEC §5, issue 4): the real agent uploads real files from a temp watch folder to the
+// upload receiver on loopback, and what it records is checked against what the receiver saw.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { collect, startCli, waitForOutput } from './support/cli.ts';
+import { writeConfig, type TestConfig } from './support/config.ts';
+import { BOOTH } from './support/documents.ts';
+import { tempDir } from './support/tmp.ts';
+import { UploadReceiver } from './support/upload-receiver.ts';
+
+interface Doc {
+  event: { dataset: string; action?: string };
+  booking: Record<string, number | string>;
+  file?: { name: string };
+  upload?: { outcome: string; speed_mb_s: number; bytes: number; attempt: number; duration_ms: number };
+  http?: { response: { status_code: number } };
+  message?: string;
+}
+
+function writeBooking(cfg: TestConfig, booking: string, sizes: number[], marker = true): string[] {
+  const dir = path.join(cfg.watchDir, booking);
+  fs.mkdirSync(dir, { recursive: true });
+  const names = sizes.map((size, i) => {
+    const name = `IMG_${String(i + 1).padStart(4, '0')}.jpg`;
+    fs.writeFileSync(path.join(dir, name), crypto.randomBytes(size));
+    return name;
+  });
+  if (marker) fs.writeFileSync(path.join(dir, '.complete'), '');
+  return names;
+}
+
+function documents(stateDir: string): Doc[] {
+  const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH, check: false });
+  try {
+    return [...buffer.documents()].map((e) => JSON.parse(e.body) as Doc);
+  } finally {
+    buffer.close();
+  }
+}
+
+async function waitUntil(ok: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function uploadConfig(dir: string, receiver: UploadReceiver, extra: Record<string, unknown> = {}) {
+  return writeConfig(dir, {
+    uploads: { url: receiver.urlTemplate, settle_time: '200ms', booking_idle_timeout: '1m', retry: { attempts: 6, min_delay: '100ms', max_delay: '1s' }, ...extra },
+  });
+}
+
+for (const rate of [1, 5, 20]) {
+  test(`accuracy at ${rate} MB/s: every upload speed and the booking speed within ±5% of the receiver's`, { timeout: 60_000 }, async (t) => {
+    const receiver = await UploadReceiver.start({ rateBytesPerSec: rate * 1e6 });
+    t.after(() => receiver.close());
+    const dir = tempDir(t);
+    const cfg = uploadConfig(dir, receiver, { concurrency: 1 });
+    const sizes = rate === 1 ? [2_000_000, 3_000_000] : [2_000_000, 5_000_000, 8_000_000];
+    const names = writeBooking(cfg, 'B1', sizes);
+    const child = startCli(['run', '--config', cfg.file]);
+    const done = collect(child, undefined, 60_000);
+    await waitForOutput(child, /Saved \d+ images/, 45_000);
+    child.kill('SIGTERM');
+    assert.equal((await done).code, 0);
+
+    const docs = documents(cfg.stateDir);
+    const uploads = docs.filter((d) => d.event.dataset === 'booth.upload' && d.upload?.outcome === 'success');
+    assert.equal(uploads.length, names.length);
+    for (const u of uploads) {
+      const error = u.upload!.speed_mb_s / rate - 1;
+      assert.ok(Math.abs(error) <= 0.05, `${u.file!.name}: reported ${u.upload!.speed_mb_s} MB/s at ${rate} MB/s (${(error * 100).toFixed(1)}%)`);
+      assert.equal(u.upload!.bytes, sizes[names.indexOf(u.file!.name)]);
+    }
+    const records = receiver.uploads().filter((r) => r.status === 201);
+    const wall = (Math.max(...records.map((r) => r.endedAt!)) - Math.min(...records.map((r) => r.startedAt!))) / 1000;
+    const truth = sizes.reduce((a, b) => a + b, 0) / 1e6 / wall;
+    const booking = docs.find((d) => d.event.dataset === 'booth.booking')!;
+    const error = (booking.booking['speed_in_mb_s'] as number) / truth - 1;
+    assert.ok(Math.abs(error) <= 0.05, `booking: ${booking.booking['speed_in_mb_s']} MB/s vs ${truth.toFixed(3)} (${(error * 100).toFixed(1)}%)`);
+    assert.equal(booking.booking['count_images'], names.length);
+    // Every image arrived intact.
+    for (const [i, name] of names.entries()) {
+      const sha = crypto.createHash('sha256').update(fs.readFileSync(path.join(cfg.watchDir, 'B1', name))).digest('hex');
+      assert.equal(receiver.stored().get(`B1/${name}`)?.sha256, sha, `image ${i + 1} intact`);
+    }
+  });
+}
+
+test('faults: 500s, resets mid-body and 503 with Retry-After end with every good file uploaded; a 404 booking is rejected', { timeout: 90_000 }, async (t) => {
+  const receiver = await UploadReceiver.start({ seed: 9 });
+  t.after(() => receiver.close());
+  receiver.faults = { status500Ratio: 0.2, resetMidBodyRatio: 0.1, status503Ratio: 0.1, retryAfterSeconds: 0.2, rejectBookings: new Set(['B404']) };
+  const dir = tempDir(t);
+  const cfg = uploadConfig(dir, receiver, { retry: { attempts: 20, min_delay: '50ms', max_delay: '500ms' } });
+  const good = writeBooking(cfg, 'good', Array.from({ length: 20 }, (_, i) => 100_000 + i));
+  writeBooking(cfg, 'B404', [50_000, 60_000]);
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child, undefined, 90_000);
+  await waitUntil(() => good.every((n) => receiver.stored().has(`good/${n}`)), 60_000, () => `${receiver.stored().size} stored`);
+  await waitForOutput(child, /Saved 20 images .* of booking good/, 20_000);
+  child.kill('SIGTERM');
+  const result = await done;
+  assert.equal(result.code, 0);
+  assert.match(result.stderr, /refused IMG_0001\.jpg of booking B404 with HTTP 404/);
+  assert.ok(receiver.uploads().some((r) => r.fault === 'reset-mid-body') && receiver.uploads().some((r) => r.fault === 'status500'), 'faults were injected');
+
+  const docs = documents(cfg.stateDir);
+  for (const name of good) {
+    const successes = docs.filter((d) => d.event.dataset === 'booth.upload' && d.file?.name === name && d.booking['id'] === 'good' && d.upload?.outcome === 'success');
+    assert.equal(successes.length, 1, `${name}: exactly one success document`);
+  }
+  const failures = docs.filter((d) => d.event.dataset === 'booth.upload' && d.upload?.outcome === 'failure');
+  assert.ok(failures.length > 0, 'failed attempts are recorded too');
+  const rejected = docs.filter((d) => d.upload?.outcome === 'rejected');
+  assert.deepEqual(rejected.map((d) => d.http?.response.status_code), [404, 404]);
+  assert.equal(docs.filter((d) => d.event.action === 'upload_rejected').length, 2);
+  for (const name of good) assert.equal(receiver.stored().get(`good/${name}`)?.count, 1, `${name} accepted once`);
+});
+
+test('SIGKILL during a 300-file booking: after a restart every file has exactly one success, and no recorded file is sent again', { timeout: 120_000 }, async (t) => {
+  const receiver = await UploadReceiver.start({ rateBytesPerSec: 20e6 });
+  t.after(() => receiver.close());
+  const dir = tempDir(t);
+  const cfg = uploadConfig(dir, receiver);
+  const names = writeBooking(cfg, 'big', Array.from({ length: 300 }, () => 60_000));
+
+  const first = startCli(['run', '--config', cfg.file]);
+  const firstDone = collect(first, undefined, 60_000);
+  await waitUntil(() => receiver.stored().size >= 80, 30_000, () => `${receiver.stored().size} stored`);
+  first.kill('SIGKILL');
+  await firstDone;
+  const recordedBefore = new Set(documents(cfg.stateDir).filter((d) => d.upload?.outcome === 'success').map((d) => d.file!.name));
+  assert.ok(recordedBefore.size > 50 && recordedBefore.size < 300, `killed mid-booking (${recordedBefore.size} recorded)`);
+  const uploadsBefore = receiver.uploads().length;
+
+  const second = startCli(['run', '--config', cfg.file]);
+  const secondDone = collect(second, undefined, 90_000);
+  await waitForOutput(second, /Saved 300 images .* of booking big/, 60_000);
+  second.kill('SIGTERM');
+  assert.equal((await secondDone).code, 0);
+
+  const docs = documents(cfg.stateDir);
+  for (const name of names) {
+    assert.equal(docs.filter((d) => d.upload?.outcome === 'success' && d.file?.name === name).length, 1, `${name}: one success document`);
+  }
+  const resent = receiver.uploads().slice(uploadsBefore).filter((r) => recordedBefore.has(r.file));
+  assert.deepEqual(resent.map((r) => r.file), [], 'no file whose success was recorded is uploaded again');
+  // The at-least-once window: files accepted by the server but not yet recorded when killed (at most the uploads in flight).
+  const twice = [...receiver.stored().values()].filter((s) => s.count > 1).length;
+  assert.ok(twice <= 2, `${twice} files were accepted twice (concurrency 2 bounds the window)`);
+  assert.equal(docs.filter((d) => d.event.dataset === 'booth.booking').length, 1);
+});
+
+test('odd names, symlinks, other extensions, empty files and files outside a booking folder', { timeout: 30_000 }, async (t) => {
+  const receiver = await UploadReceiver.start();
+  t.after(() => receiver.close());
+  const dir = tempDir(t);
+  const cfg = uploadConfig(dir, receiver);
+  const booking = path.join(cfg.watchDir, 'Wedding #7 ü');
+  fs.mkdirSync(booking);
+  fs.writeFileSync(path.join(booking, 'IMG 1 #%?.JPG'), crypto.randomBytes(1000));
+  fs.writeFileSync(path.join(booking, 'notes.txt'), 'not an image');
+  fs.writeFileSync(path.join(booking, 'empty.jpg'), '');
+  const outside = path.join(dir, 'secret.jpg');
+  fs.writeFileSync(outside, crypto.randomBytes(500));
+  fs.symlinkSync(outside, path.join(booking, 'link.jpg'));
+  fs.writeFileSync(path.join(cfg.watchDir, 'loose.jpg'), crypto.randomBytes(500));
+  fs.writeFileSync(path.join(booking, '.complete'), '');
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child, undefined, 30_000);
+  await waitForOutput(child, /Saved 1 images .* of booking Wedding #7 ü/, 20_000);
+  child.kill('SIGTERM');
+  const result = await done;
+  assert.equal(result.code, 0);
+  assert.deepEqual([...receiver.stored().keys()], ['Wedding #7 ü/IMG 1 #%?.JPG']);
+  assert.match(result.stderr, /not uploading an empty file/);
+  const docs = documents(cfg.stateDir);
+  const empty = docs.find((d) => d.file?.name === 'empty.jpg');
+  assert.equal(empty?.upload?.outcome, 'failure', 'the empty file is reported');
+});
