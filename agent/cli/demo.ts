@@ -64,8 +64,8 @@ export const demo: Command = {
       } finally {
         buffer.close();
       }
-      say('\nThis build records and buffers. Uploading the photos, probing the network and shipping to');
-      say('OpenSearch are the next steps of the pipeline and are not in this build yet.');
+      say('\nHere the booth software reported its bookings through `record`. The agent can also upload the');
+      say('photos itself and ship to OpenSearch (see README); a demo of that against local stand-ins is next.');
       return 0;
     } finally {
       process.off('SIGINT', onSignal);
