@@ -1,10 +1,11 @@
 // `npm run bench`: runs the benchmarks and prints one table. Options:
 //   --backlog N   documents in the large-backlog benchmark (default 1,000,000)
 //   --drain N     documents in the drain benchmark (default 200,000)
-//   --only NAME   buffer | drain
+//   --only NAME   buffer | drain | upload
 import { parseArgs } from 'node:util';
 import { bufferBenchmarks } from './buffer.bench.ts';
 import { drainBenchmarks } from './drain.bench.ts';
+import { uploadBenchmarks } from './upload.bench.ts';
 import { met, printTable, type Result } from './table.ts';
 
 const { values } = parseArgs({ options: { backlog: { type: 'string', default: '1000000' }, drain: { type: 'string', default: '200000' }, only: { type: 'string' } } });
@@ -12,6 +13,7 @@ const results: Result[] = [];
 console.log(`booth-agent benchmarks on ${process.platform}-${process.arch}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
 if (!values.only || values.only === 'buffer') results.push(...(await bufferBenchmarks({ backlog: Number(values.backlog) })));
 if (!values.only || values.only === 'drain') results.push(...(await drainBenchmarks({ backlog: Number(values.drain) })));
+if (!values.only || values.only === 'upload') results.push(...(await uploadBenchmarks({ files: 10, fileMb: 100 })));
 printTable(results);
 const missed = results.filter((r) => !met(r));
 if (missed.length > 0) {
