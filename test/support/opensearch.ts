@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
+import { fnv1a, mulberry32 } from './random.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -168,23 +169,7 @@ function errorEnvelope(status: number, e: ErrorCause): { error: Record<string, u
 }
 
 // ---------------------------------------------------------------------------------------------
-// Seeded PRNG (mulberry32), one stream per purpose so that one knob does not shift the others.
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded PRNG: see random.ts.
 
 // ---------------------------------------------------------------------------------------------
 // JSON pull parser with Jackson's behaviour as configured by OpenSearch (comments allowed, strict

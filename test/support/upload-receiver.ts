@@ -32,6 +32,7 @@ import { createHash, type Hash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { fnv1a, mulberry32 } from './random.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -123,21 +124,6 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 const nowEpoch = (): number => performance.timeOrigin + performance.now();
 
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Token bucket on performance.now(); empty at the start, so n bytes take n / rate seconds. */
 class Pacer {
