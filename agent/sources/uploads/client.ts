@@ -68,7 +68,8 @@ export class UploadClient {
 
   async attempt(url: string, file: string, size: number, signal?: AbortSignal): Promise<AttemptResult> {
     const clock = new BodyClock();
-    const source = fs.createReadStream(file);
+    // 256 KiB reads: a quarter of the per-chunk work of the 64 KiB default on a fast link, still small in memory.
+    const source = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
     source.on('error', (err) => clock.destroy(err));
     source.pipe(clock);
     let respondedAt: number | undefined;
