@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
-import { fnv1a, mulberry32 } from './random.ts';
+import { mulberry32, SeededStreams } from './random.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -1490,7 +1490,7 @@ export class OpenSearchStandIn {
   private readonly maxBodyBytes: number;
   private readonly compress: boolean;
   private readonly seed: number;
-  private readonly rngs = new Map<string, () => number>();
+  private readonly random: SeededStreams;
   private readonly indices = new Map<string, IndexState>();
   private readonly indexNameProblems = new Map<string, string | null>();
   private readonly sockets = new Set<Socket>();
@@ -1510,6 +1510,7 @@ export class OpenSearchStandIn {
     this.indexPrefix = opts.indexPrefix ?? 'booth';
     this.compress = opts.compressResponses ?? !this.tls;
     this.seed = opts.seed ?? 1;
+    this.random = new SeededStreams(this.seed);
   }
 
   static async start(opts: StandInOptions = {}): Promise<OpenSearchStandIn> {
@@ -1635,23 +1636,9 @@ export class OpenSearchStandIn {
 
   // ----- helpers
 
-  private rng(name: string): () => number {
-    let r = this.rngs.get(name);
-    if (!r) {
-      r = mulberry32((this.seed ^ fnv1a(name)) >>> 0);
-      this.rngs.set(name, r);
-    }
-    return r;
-  }
-
-  private chance(name: string, ratio: number | undefined): boolean {
-    if (!ratio || ratio <= 0) return false;
-    return this.rng(name)() < ratio;
-  }
-
   private randomId(stream: string, length: number): string {
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-    const r = this.rng(stream);
+    const r = this.random.stream(stream);
     let s = '';
     for (let i = 0; i < length; i++) s += alphabet[Math.floor(r() * 64)];
     return s;
@@ -1835,7 +1822,7 @@ export class OpenSearchStandIn {
     const route = this.route(url.pathname);
     const writes = route.kind === 'bulk' || route.kind === 'ingest';
     let reset: 'before' | 'after' | undefined;
-    if (writes && this.chance('reset', this.faults.resetRatio)) reset = this.rng('resetWhen')() < 0.5 ? 'before' : 'after';
+    if (writes && this.random.chance('reset', this.faults.resetRatio)) reset = this.random.stream('resetWhen')() < 0.5 ? 'before' : 'after';
     if (reset === 'before') {
       entry.fault = 'reset-before-body';
       this.kill(sock);
@@ -2008,7 +1995,7 @@ export class OpenSearchStandIn {
     entry.docs = items.length;
     if (items[0]?.id !== undefined) entry.firstId = items[0].id;
 
-    if (this.chance('whole429', this.faults.whole429Ratio)) {
+    if (this.random.chance('whole429', this.faults.whole429Ratio)) {
       entry.fault = 'whole429';
       const idx = items[0]?.index ?? 'index';
       const reason =
@@ -2017,7 +2004,7 @@ export class OpenSearchStandIn {
         `node_replica_bytes=0, node_all_bytes=212000000, node_operation_bytes=${data.length}, node_max_coordinating_and_primary_bytes=213005107]`;
       return this.sendError(req, res, entry, 429, { type: 'rejected_execution_exception', reason }, url, this.retryAfter());
     }
-    if (this.chance('whole503', this.faults.whole503Ratio)) {
+    if (this.random.chance('whole503', this.faults.whole503Ratio)) {
       entry.fault = 'whole503';
       return this.sendError(req, res, entry, 503, { type: 'cluster_block_exception', reason: 'blocked by: [SERVICE_UNAVAILABLE/2/no cluster-manager];' }, url, this.retryAfter());
     }
@@ -2113,8 +2100,8 @@ export class OpenSearchStandIn {
     const id = item.id ?? '';
 
     // 3. Write thread pool.
-    if (this.chance('itemReject', this.faults.itemRejectRatio)) {
-      const hex = () => Math.floor(this.rng('itemRejectText')() * 0xfffffff).toString(16);
+    if (this.random.chance('itemReject', this.faults.itemRejectRatio)) {
+      const hex = () => Math.floor(this.random.stream('itemRejectText')() * 0xfffffff).toString(16);
       throw new ItemError(429, {
         type: 'rejected_execution_exception',
         reason:
@@ -2242,15 +2229,15 @@ export class OpenSearchStandIn {
       const first = docs[0] ? eventId(docs[0]) : undefined;
       if (first !== undefined) entry.firstId = first;
     }
-    if (this.chance('ingest429', this.faults.ingest429Ratio)) {
+    if (this.random.chance('ingest429', this.faults.ingest429Ratio)) {
       entry.fault = 'ingest429';
       return this.send(req, res, entry, 429, DP_TOO_MANY, DP_TEXT_TYPE);
     }
-    if (this.chance('ingest408', this.faults.ingest408Ratio)) {
+    if (this.random.chance('ingest408', this.faults.ingest408Ratio)) {
       entry.fault = 'ingest408';
       return this.send(req, res, entry, 408, 'Pipeline [booth-pipeline] - Buffer does not have enough capacity left for the number of records, timed out waiting for slots.', DP_TEXT_TYPE);
     }
-    if (this.chance('whole503', this.faults.whole503Ratio)) {
+    if (this.random.chance('whole503', this.faults.whole503Ratio)) {
       entry.fault = 'whole503';
       return this.send(req, res, entry, 503, 'Service Unavailable', DP_TEXT_TYPE, this.retryAfter());
     }

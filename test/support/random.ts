@@ -18,3 +18,27 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Named random streams from one seed: `chance(name, ratio)` decides one fault of one kind. */
+export class SeededStreams {
+  private readonly streams = new Map<string, () => number>();
+  private readonly seed: number;
+
+  constructor(seed: number) {
+    this.seed = seed;
+  }
+
+  stream(name: string): () => number {
+    let r = this.streams.get(name);
+    if (!r) {
+      r = mulberry32((this.seed ^ fnv1a(name)) >>> 0);
+      this.streams.set(name, r);
+    }
+    return r;
+  }
+
+  chance(name: string, ratio: number | undefined): boolean {
+    if (!ratio || ratio <= 0) return false;
+    return this.stream(name)() < ratio;
+  }
+}

@@ -32,7 +32,7 @@ import { createHash, type Hash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { fnv1a, mulberry32 } from './random.ts';
+import { SeededStreams } from './random.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -179,7 +179,7 @@ export class UploadReceiver {
 
   private readonly server: http.Server;
   private readonly seed: number;
-  private readonly rngs = new Map<string, () => number>();
+  private readonly random: SeededStreams;
   private readonly records: UploadRecord[] = [];
   private readonly store = new Map<string, StoredUpload>();
   private readonly sockets = new Set<Socket>();
@@ -199,6 +199,7 @@ export class UploadReceiver {
     this.urlTemplate = `${this.url}/booths/{booth_id}/bookings/{booking_id}/images/{file}`;
     this.rateBytesPerSec = opts.rateBytesPerSec;
     this.seed = opts.seed ?? 1;
+    this.random = new SeededStreams(this.seed);
     this.faultProxy = this.proxy(this.faultState);
     if (opts.faults) this.faults = opts.faults;
   }
@@ -347,20 +348,6 @@ export class UploadReceiver {
 
   // ----- helpers
 
-  private rng(name: string): () => number {
-    let r = this.rngs.get(name);
-    if (!r) {
-      r = mulberry32((this.seed ^ fnv1a(name)) >>> 0);
-      this.rngs.set(name, r);
-    }
-    return r;
-  }
-
-  private chance(name: string, ratio: number | undefined): boolean {
-    if (!ratio || ratio <= 0) return false;
-    return this.rng(name)() < ratio;
-  }
-
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const entry = {
@@ -479,10 +466,10 @@ export class UploadReceiver {
     }
 
     // Decided at arrival, each from its own PRNG stream, so one knob does not shift the others.
-    const d: Decisions = { reset: this.chance('reset', f.resetMidBodyRatio), status: 201 };
-    if (this.chance('503', f.status503Ratio)) Object.assign(d, { status: 503, fault: 'status503' });
-    else if (this.chance('429', f.status429Ratio)) Object.assign(d, { status: 429, fault: 'status429' });
-    else if (this.chance('500', f.status500Ratio)) Object.assign(d, { status: 500, fault: 'status500' });
+    const d: Decisions = { reset: this.random.chance('reset', f.resetMidBodyRatio), status: 201 };
+    if (this.random.chance('503', f.status503Ratio)) Object.assign(d, { status: 503, fault: 'status503' });
+    else if (this.random.chance('429', f.status429Ratio)) Object.assign(d, { status: 429, fault: 'status429' });
+    else if (this.random.chance('500', f.status500Ratio)) Object.assign(d, { status: 500, fault: 'status500' });
 
     const resetAt = d.reset ? (entry.contentLength !== null && Number.isFinite(entry.contentLength) ? Math.floor(entry.contentLength / 2) : RESET_UNKNOWN_LENGTH_AT) : -1;
     const complete = await this.readBody(req, entry, resetAt);
