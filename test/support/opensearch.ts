@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
 import { mulberry32, SeededStreams } from './random.ts';
+import { Connections, resetSocket } from './connections.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -1493,8 +1494,7 @@ export class OpenSearchStandIn {
   private readonly random: SeededStreams;
   private readonly indices = new Map<string, IndexState>();
   private readonly indexNameProblems = new Map<string, string | null>();
-  private readonly sockets = new Set<Socket>();
-  private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private readonly connections = new Connections();
   private order = 0;
   private closed = false;
   private refusedConnections = 0;
@@ -1544,8 +1544,7 @@ export class OpenSearchStandIn {
         sock.destroy();
         return;
       }
-      standIn.sockets.add(sock);
-      sock.on('close', () => standIn.sockets.delete(sock));
+      standIn.connections.track(sock);
       sock.on('error', () => {});
     });
     server.on('tlsClientError', () => {});
@@ -1561,12 +1560,7 @@ export class OpenSearchStandIn {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) {
-      clearTimeout(t.timer);
-      t.resolve();
-    }
-    this.timers.clear();
-    for (const s of this.sockets) s.destroy();
+    this.connections.closeAll();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -1665,24 +1659,6 @@ export class OpenSearchStandIn {
       this.indices.set(name, st);
     }
     return st;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = { timer: setTimeout(() => {
-        this.timers.delete(entry);
-        resolve();
-      }, ms), resolve };
-      this.timers.add(entry);
-    });
-  }
-
-  private kill(sock: Socket): void {
-    try {
-      sock.resetAndDestroy();
-    } catch {
-      sock.destroy();
-    }
   }
 
   private route(pathname: string): Route {
@@ -1816,7 +1792,7 @@ export class OpenSearchStandIn {
     const sock = req.socket;
     if (this.faults.down || this.closed) {
       entry.fault = 'down';
-      this.kill(sock);
+      resetSocket(sock);
       return;
     }
     const route = this.route(url.pathname);
@@ -1825,7 +1801,7 @@ export class OpenSearchStandIn {
     if (writes && this.random.chance('reset', this.faults.resetRatio)) reset = this.random.stream('resetWhen')() < 0.5 ? 'before' : 'after';
     if (reset === 'before') {
       entry.fault = 'reset-before-body';
-      this.kill(sock);
+      resetSocket(sock);
       return;
     }
     const body = await this.readBody(req);
@@ -1833,17 +1809,17 @@ export class OpenSearchStandIn {
     if (body.aborted || this.closed) return;
     if (reset === 'after') {
       entry.fault = 'reset-after-body';
-      this.kill(sock);
+      resetSocket(sock);
       return;
     }
     const latency = this.faults.latencyMs ?? 0;
     if (latency > 0) {
-      await this.sleep(latency);
+      await this.connections.sleep(latency);
       if (this.closed) return;
     }
     if (this.faults.down) {
       entry.fault = 'down';
-      this.kill(sock);
+      resetSocket(sock);
       return;
     }
     if (body.tooLarge) {

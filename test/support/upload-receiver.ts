@@ -33,6 +33,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { SeededStreams } from './random.ts';
+import { Connections, resetSocket } from './connections.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -182,10 +183,9 @@ export class UploadReceiver {
   private readonly random: SeededStreams;
   private readonly records: UploadRecord[] = [];
   private readonly store = new Map<string, StoredUpload>();
-  private readonly sockets = new Set<Socket>();
+  private readonly connections = new Connections();
   /** The upload being read or answered on each connection. */
   private readonly active = new Map<Socket, UploadRecord>();
-  private readonly timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private readonly waiters = new Set<() => void>();
   private faultState: UploadFaults = {};
   private faultProxy: UploadFaults;
@@ -231,11 +231,10 @@ export class UploadReceiver {
     server.on('connection', (sock: Socket) => {
       if (receiver.closed || receiver.faultState.down) {
         receiver.refused++;
-        receiver.kill(sock);
+        resetSocket(sock);
         return;
       }
-      receiver.sockets.add(sock);
-      sock.on('close', () => receiver.sockets.delete(sock));
+      receiver.connections.track(sock);
       sock.on('error', () => {});
     });
     server.on('tlsClientError', () => {});
@@ -283,7 +282,7 @@ export class UploadReceiver {
       // connections gone) is not awaited.
       this.server.close();
       for (const [, rec] of this.active) if (rec.status === 0) rec.fault ??= 'down';
-      for (const s of this.sockets) this.kill(s);
+      for (const s of this.connections.sockets) resetSocket(s);
     } else if (!down && !this.listening) {
       this.listening = true;
       // Binding an IP literal happens synchronously inside listen(), so the port accepts again on return.
@@ -337,37 +336,11 @@ export class UploadReceiver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) {
-      clearTimeout(t.timer);
-      t.resolve();
-    }
-    this.timers.clear();
-    for (const s of this.sockets) s.destroy();
+    this.connections.closeAll();
     if (this.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   // ----- helpers
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.timers.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.timers.add(entry);
-    });
-  }
-
-  private kill(sock: Socket): void {
-    try {
-      sock.resetAndDestroy();
-    } catch {
-      sock.destroy();
-    }
-  }
 
   private changed(): void {
     for (const w of [...this.waiters]) w();
@@ -395,7 +368,7 @@ export class UploadReceiver {
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const at = Date.now();
     const method = req.method ?? 'GET';
-    if (this.closed || this.faultState.down) return this.kill(req.socket);
+    if (this.closed || this.faultState.down) return resetSocket(req.socket);
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
 
     if (pathname === '/') {
@@ -457,7 +430,7 @@ export class UploadReceiver {
       entry.fault = early.fault;
       const answer = early;
       const latency = f.latencyMs ?? 0;
-      const answered = (latency > 0 ? this.sleep(latency) : Promise.resolve()).then(() => {
+      const answered = (latency > 0 ? this.connections.sleep(latency) : Promise.resolve()).then(() => {
         if (!this.closed) this.send(res, entry, answer.status, answer.body);
       });
       await this.readBody(req, entry, -1);
@@ -477,12 +450,12 @@ export class UploadReceiver {
 
     const latency = this.faultState.latencyMs ?? 0;
     if (latency > 0) {
-      await this.sleep(latency);
+      await this.connections.sleep(latency);
       if (this.closed) return;
     }
     if (this.faultState.down) {
       entry.fault = 'down';
-      return this.kill(req.socket);
+      return resetSocket(req.socket);
     }
     if (d.status !== 201) {
       entry.fault = d.fault;
@@ -512,7 +485,7 @@ export class UploadReceiver {
     };
     const cut = (): false => {
       finish();
-      this.kill(req.socket);
+      resetSocket(req.socket);
       return false;
     };
     try {
@@ -532,7 +505,7 @@ export class UploadReceiver {
             // tokens), but it would show in endedAt, so the last slice sleeps a little short and
             // then yields with setImmediate until its time (≤ ~1.5 ms of spinning per upload).
             const ms = last ? wait - 1.5 : wait;
-            await (ms >= 1 ? this.sleep(ms) : new Promise<void>((resolve) => setImmediate(resolve)));
+            await (ms >= 1 ? this.connections.sleep(ms) : new Promise<void>((resolve) => setImmediate(resolve)));
             if (this.closed) return false;
             if (req.socket.destroyed) throw new Error('connection gone');
           }
