@@ -5,6 +5,7 @@ import os from 'node:os';
 import { DocumentBuffer, type BufferNotice } from './buffer/buffer.ts';
 import type { Secrets } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { tlsMaterial } from './config/tls.ts';
 import type { Logger } from './log/logger.ts';
 import { ClockSkew } from './sinks/clock-skew.ts';
 import { sinkSettings } from './sinks/opensearch/settings.ts';
@@ -112,12 +113,7 @@ function uploadOptions(config: Config, secrets: Secrets) {
   const u = config.uploads;
   const secretHeaders: Record<string, string> = {};
   for (const header of Object.keys(u.header_files)) secretHeaders[header] = secrets.get(`uploads.header_files.${header}`) ?? '';
-  const tls: { ca?: string; cert?: string; key?: string; verify: boolean } = { verify: u.tls.verify };
-  if (u.tls.ca_file) tls.ca = fs.readFileSync(u.tls.ca_file, 'utf8');
-  if (u.tls.cert_file) tls.cert = fs.readFileSync(u.tls.cert_file, 'utf8');
-  const key = secrets.get('uploads.tls.key_file');
-  if (key) tls.key = key;
-  return { uploads: u, boothId: config.booth.id, secretHeaders, tls };
+  return { uploads: u, boothId: config.booth.id, secretHeaders, tls: tlsMaterial('uploads', config, secrets) };
 }
 
 function logNotice(logger: Logger, n: BufferNotice): void {

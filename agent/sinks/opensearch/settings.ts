@@ -1,7 +1,7 @@
 // What the OpenSearch sinks need from the config and the secret files, in one place.
-import fs from 'node:fs';
 import type { Secrets } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
+import { tlsMaterial, type TlsMaterial } from '../../config/tls.ts';
 
 export type AuthSettings =
   | { type: 'none' }
@@ -9,12 +9,7 @@ export type AuthSettings =
   | { type: 'bearer'; token: string }
   | { type: 'sigv4'; region: string; service: 'es' | 'aoss' | 'osis'; accessKeyId: string; secretAccessKey: string };
 
-export interface TlsSettings {
-  ca?: string;
-  cert?: string;
-  key?: string;
-  verify: boolean;
-}
+export type TlsSettings = TlsMaterial;
 
 export interface SinkSettings {
   url: URL;
@@ -57,10 +52,7 @@ export function sinkSettings(config: Config, secrets: Secrets): SinkSettings | u
               secretAccessKey: secret('opensearch.auth.secret_access_key_file'),
             }
           : { type: 'none' };
-  const tls: TlsSettings = { verify: os.tls.verify };
-  if (os.tls.ca_file) tls.ca = fs.readFileSync(os.tls.ca_file, 'utf8');
-  if (os.tls.cert_file) tls.cert = fs.readFileSync(os.tls.cert_file, 'utf8');
-  if (os.tls.key_file) tls.key = secret('opensearch.tls.key_file');
+  const tls = tlsMaterial('opensearch', config, secrets);
   return {
     url: new URL(os.url),
     mode: os.mode,

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import got, { type Got } from 'got';
+import type { TlsMaterial } from '../../config/tls.ts';
 
 export interface UploadClientSettings {
   method: 'PUT' | 'POST';
@@ -13,7 +14,7 @@ export interface UploadClientSettings {
   headers: Record<string, string>;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
-  tls: { ca?: string; cert?: string; key?: string; verify: boolean };
+  tls: TlsMaterial;
 }
 
 export interface AttemptResult {
