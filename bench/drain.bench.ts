@@ -4,25 +4,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { BOOTH, sampleDoc } from '../test/support/documents.ts';
 import { OpenSearchStandIn } from '../test/support/opensearch.ts';
+import { AGENT, peakRssKb, requireBuiltAgent, serviceEnvironment } from './agent-process.ts';
 import type { Result } from './table.ts';
-
-const AGENT = fileURLToPath(new URL('../dist/agent/cli/main.js', import.meta.url));
-const SERVICE_ENV = fileURLToPath(new URL('../deploy/booth-agent.env', import.meta.url));
-
-/** The environment the systemd service gives the agent (deploy/booth-agent.env). */
-export function serviceEnvironment(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of fs.readFileSync(SERVICE_ENV, 'utf8').split('\n')) {
-    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m) env[m[1]!] = m[2]!;
-  }
-  return env;
-}
 
 interface DrainRun {
   docsPerSecond: number;
@@ -49,7 +36,7 @@ async function drain(backlog: number, opts: { itemRejectRatio: number; opensearc
         opensearch: { url: standIn.url, ...opts.opensearch },
       }),
     );
-    if (!fs.existsSync(AGENT)) throw new Error(`${AGENT} is missing: run npm run build first (npm run bench does)`);
+    requireBuiltAgent();
     const started = performance.now();
     const child = spawn(process.execPath, [AGENT, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...serviceEnvironment() } });
     let stderr = '';
@@ -69,16 +56,6 @@ async function drain(backlog: number, opts: { itemRejectRatio: number; opensearc
   } finally {
     await standIn.close();
     fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The process's peak resident set (VmHWM) in kB. */
-function peakRssKb(pid: number): number {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
   }
 }
 

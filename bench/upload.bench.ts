@@ -5,14 +5,12 @@ import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { UploadReceiver } from '../test/support/upload-receiver.ts';
-import { serviceEnvironment } from './drain.bench.ts';
+import { AGENT, peakRssKb, requireBuiltAgent, serviceEnvironment } from './agent-process.ts';
 import type { Result } from './table.ts';
 
 const run = promisify(execFile);
-const AGENT = fileURLToPath(new URL('../dist/agent/cli/main.js', import.meta.url));
 
 /** Runs the compiled agent until the receiver holds `expected` files; returns seconds and peak RSS (MB). */
 async function agentUpload(dir: string, receiver: UploadReceiver, expected: number): Promise<{ seconds: number; peakRssMb: number }> {
@@ -33,11 +31,11 @@ async function agentUpload(dir: string, receiver: UploadReceiver, expected: numb
   const deadline = Date.now() + 300_000;
   while ([...receiver.stored().values()].length < expected) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`uploads stalled: ${stderr.slice(-2000)}`);
-    peakKb = Math.max(peakKb, vmHwmKb(child.pid!));
+    peakKb = Math.max(peakKb, peakRssKb(child.pid!));
     first ??= receiver.uploads()[0]?.startedAt ?? undefined;
     await new Promise((r) => setTimeout(r, 10));
   }
-  peakKb = Math.max(peakKb, vmHwmKb(child.pid!));
+  peakKb = Math.max(peakKb, peakRssKb(child.pid!));
   const records = receiver.uploads().filter((r) => r.status === 201);
   const seconds = (Math.max(...records.map((r) => r.endedAt!)) - Math.min(...records.map((r) => r.startedAt!))) / 1000;
   child.kill('SIGTERM');
@@ -45,16 +43,8 @@ async function agentUpload(dir: string, receiver: UploadReceiver, expected: numb
   return { seconds, peakRssMb: (peakKb * 1024) / 1e6 };
 }
 
-function vmHwmKb(pid: number): number {
-  try {
-    return Number(/^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
 export async function uploadBenchmarks(opts: { files: number; fileMb: number }): Promise<Result[]> {
-  if (!fs.existsSync(AGENT)) throw new Error(`${AGENT} is missing: run npm run build first (npm run bench does)`);
+  requireBuiltAgent();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-upload-bench-'));
   try {
     const booking = path.join(root, 'outbox', 'B1');
