@@ -10,7 +10,7 @@ import type { BoothDocument, Dataset } from '../../shared/documents/schema.ts';
 import { rowCost, sizeBudget, type SizeBudget } from './bounds.ts';
 import { DiskFullError, isCorruption, isDiskFull } from './errors.ts';
 import { fileSize, openDatabase, replaceDatabase, SYNC_CHECK_MAX_BYTES, type Db, type Reset } from './open.ts';
-import { DATASET_OF_PRIORITY, DROP_ORDER, HEARTBEAT_PRIORITY, PRIORITY, SEND_ORDER, seqRange } from './priority.ts';
+import { DATASET_OF_PRIORITY, DROP_ORDER, HEARTBEAT_PRIORITY, PRIORITY, priorityOfSeq, SEND_ORDER, seqRange } from './priority.ts';
 
 export interface BufferOptions {
   stateDir: string;
@@ -382,8 +382,6 @@ export class DocumentBuffer {
       const leased = this.leasedJson();
       const out: LeasedDoc[] = [];
       let bytes = 0;
-      // Heartbeats handed back after a failed request may sit beside a newer one: keep only the newest.
-      this.stmts.deleteOlderHeartbeats.run(...seqRange(HEARTBEAT_PRIORITY), leased, ...seqRange(HEARTBEAT_PRIORITY));
       outer: for (const priority of SEND_ORDER) {
         for (const r of this.stmts.ready.iterate(...seqRange(priority), now, leased, maxDocs - out.length) as Iterable<OutboxRow>) {
           if (out.length > 0 && bytes + r.bytes > maxBytes) break outer;
@@ -400,8 +398,10 @@ export class DocumentBuffer {
   /** Records what happened to leased documents, in one durable transaction. */
   settle(s: Settlement): void {
     const all = [...(s.delivered ?? []), ...(s.retry ?? []).map((r) => r.seq), ...(s.dead ?? []).map((d) => d.seq), ...(s.release ?? [])];
+    // Handing documents back is only the end of a lease (in memory): no transaction for that.
+    const writes = Boolean(s.delivered?.length || s.retry?.length || s.dead?.length);
     try {
-      this.guard(() =>
+      if (writes) this.guard(() =>
         this.db
           .transaction(() => {
             const now = this.now();
@@ -421,6 +421,11 @@ export class DocumentBuffer {
       );
     } finally {
       for (const seq of all) this.leased.delete(seq);
+    }
+    // A heartbeat handed back may now sit beside a newer one: keep only the newest unsent heartbeat.
+    const handedBack = [...(s.release ?? []), ...(s.retry ?? []).map((r) => r.seq)];
+    if (handedBack.some((seq) => priorityOfSeq(seq) === HEARTBEAT_PRIORITY)) {
+      this.guard(() => this.stmts.deleteOlderHeartbeats.run(...seqRange(HEARTBEAT_PRIORITY), this.leasedJson(), ...seqRange(HEARTBEAT_PRIORITY)));
     }
   }
 
