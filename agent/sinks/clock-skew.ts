@@ -16,6 +16,8 @@ const STORE_EVERY_MS = 60_000;
 export class ClockSkew {
   private lastStoredAt = 0;
   private lastStored: number | undefined;
+  /** The skew last reported with an event (null: none), read from the buffer once, then kept here. */
+  private reported: number | null | undefined;
   private readonly buffer: DocumentBuffer;
   private readonly booth: BoothIdentity;
   private readonly logger: Logger;
@@ -49,7 +51,9 @@ export class ClockSkew {
   }
 
   private report(skew: number, source: string): void {
-    const reported = this.buffer.getState<number | null>(STATE_KEYS.clockSkewReported) ?? null;
+    // Every response is a sample: keep the buffer read off this path.
+    this.reported ??= this.buffer.getState<number | null>(STATE_KEYS.clockSkewReported) ?? null;
+    const reported = this.reported;
     const skewed = Math.abs(skew) > SKEW_EVENT_THRESHOLD_MS;
     if (skewed && (reported === null || Math.abs(skew - reported) > SKEW_CHANGE_MS)) {
       const direction = skew > 0 ? 'ahead of' : 'behind';
@@ -61,7 +65,8 @@ export class ClockSkew {
     } else {
       return;
     }
-    this.buffer.setState(STATE_KEYS.clockSkewReported, skewed ? skew : null);
+    this.reported = skewed ? skew : null;
+    this.buffer.setState(STATE_KEYS.clockSkewReported, this.reported);
   }
 
   private record(skew: number, message: string): void {

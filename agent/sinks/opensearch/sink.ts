@@ -29,7 +29,7 @@ interface Prepared {
   payload: Payload;
 }
 
-/** A whole request failed; `delayMs` is how long to wait before the next attempt. */
+/** A whole request failed: what the server or the network said, and the Retry-After it asked for. */
 class RequestFailed extends Error {
   override name = 'RequestFailed';
   readonly verdict: WholeVerdict | { kind: 'network' };
