@@ -8,9 +8,3 @@ export function indexName(prefix: string, dataset: Dataset, timestamp: string): 
   const month = `${timestamp.slice(0, 4)}.${timestamp.slice(5, 7)}`;
   return `${prefix}-${kind}-${month}`;
 }
-
-/** The index pattern of one kind, e.g. for index templates and alert monitors. */
-export function indexPattern(prefix: string, dataset: Dataset | '*'): string {
-  const kind = dataset === '*' ? '*' : dataset.slice(6);
-  return `${prefix}-${kind}-*`;
-}

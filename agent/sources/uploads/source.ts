@@ -12,6 +12,7 @@ import { backoffDelay, retryAfterMs, sleep } from '../../backoff.ts';
 import type { DocumentBuffer, UploadRow } from '../../buffer/buffer.ts';
 import { DiskFullError } from '../../buffer/errors.ts';
 import type { Config } from '../../config/schema.ts';
+import type { TlsMaterial } from '../../config/tls.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { BoothDocument } from '../../../shared/documents/schema.ts';
 import type { Recorder } from '../recorder.ts';
@@ -25,7 +26,7 @@ export interface UploadSourceOptions {
   boothId: string;
   /** Values of uploads.header_files, by header name. */
   secretHeaders: Record<string, string>;
-  tls: { ca?: string; cert?: string; key?: string; verify: boolean };
+  tls: TlsMaterial;
 }
 
 /** What the heartbeat and status learn about uploads. */
@@ -60,6 +61,8 @@ export class UploadSource implements Source {
   private readonly queued = new Set<string>();
   private readonly inFlight = new Set<string>();
   private readonly bookings = new Map<string, BookingTrack>();
+  /** Files waiting for their next attempt (rejected, out of retries, or disk full). */
+  private readonly parked = new Map<string, NodeJS.Timeout>();
   private readonly abort = new AbortController();
   private readonly client: UploadClient;
   private readonly baseline: SpeedBaseline;
@@ -182,10 +185,9 @@ export class UploadSource implements Source {
     }
   }
 
-  /** Re-queues parked files whose time has come and summarizes finished bookings. */
+  /** Summarizes finished bookings (held documents are flushed by the daemon). */
   private tick(): void {
     try {
-      this.recorder.flushHeld();
       this.checkBookings();
     } catch (err) {
       this.logger.error('upload housekeeping failed', { error: err });
@@ -294,7 +296,11 @@ export class UploadSource implements Source {
     this.park(rel, next);
   }
 
-  /** Records documents with the file's new state in one transaction; a full disk is retried on the next tick. */
+  /**
+   * Records documents with the file's new state in one transaction. On a full disk nothing is
+   * recorded and the file is processed again in 5 s — uploaded again if its success could not be
+   * recorded (the documented at-least-once window), never lost.
+   */
   private record(docs: BoothDocument[], state: UploadRow): void {
     try {
       this.recorder.record(docs, (tx) => tx.putUpload(state));
@@ -304,8 +310,6 @@ export class UploadSource implements Source {
       this.park(state.path, Date.now() + 5000);
     }
   }
-
-  private parked = new Map<string, NodeJS.Timeout>();
 
   private park(rel: string, at: number): void {
     clearTimeout(this.parked.get(rel));
