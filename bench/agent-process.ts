@@ -1,14 +1,14 @@
-// Running the compiled agent as the service would, for benchmarks: its environment from
+// Running the bundled agent as the service would, for benchmarks: its environment from
 // deploy/booth-agent.env, and its peak resident memory.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The compiled agent (npm run build); benchmarks measure the form a booth runs. */
-export const AGENT = fileURLToPath(new URL('../dist/agent/cli/main.js', import.meta.url));
+/** The bundled agent (npm run bundle): benchmarks measure the form a booth runs. */
+export const AGENT = fileURLToPath(new URL('../dist/bundle/booth-agent.mjs', import.meta.url));
 const SERVICE_ENV = fileURLToPath(new URL('../deploy/booth-agent.env', import.meta.url));
 
 export function requireBuiltAgent(): void {
-  if (!fs.existsSync(AGENT)) throw new Error(`${AGENT} is missing: run npm run build first (npm run bench does)`);
+  if (!fs.existsSync(AGENT)) throw new Error(`${AGENT} is missing: run npm run bundle first (npm run bench does)`);
 }
 
 /** The environment the systemd service gives the agent (deploy/booth-agent.env). */

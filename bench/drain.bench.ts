@@ -1,4 +1,4 @@
-// Drain benchmark (issue 3): a backlog in the buffer shipped by the real agent (compiled, in a
+// Drain benchmark (issue 3): a backlog in the buffer shipped by the real agent (bundled, in a
 // child process) to the OpenSearch stand-in on loopback; docs/s and the agent's peak RSS.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -68,7 +68,7 @@ export async function drainBenchmarks(opts: { backlog: number }): Promise<Result
   });
   return [
     { name: `drain ${label} to the stand-in (loopback, gzip, 1000 docs/request)`, value: clean.docsPerSecond, unit: 'docs/s', target: { op: '>=', value: 25_000 } },
-    { name: `agent peak RSS during that drain (compiled, deploy/booth-agent.env)`, value: clean.peakRssMb, unit: 'MB', target: { op: '<=', value: 150 } },
+    { name: `agent peak RSS during that drain (bundled, deploy/booth-agent.env)`, value: clean.peakRssMb, unit: 'MB', target: { op: '<=', value: 150 } },
     { name: `drain against 50% item 429s (${Math.round(opts.backlog / 20).toLocaleString('en-US')} docs, retry 100ms–2s)`, value: busy.docsPerSecond, unit: 'docs/s' },
   ];
 }

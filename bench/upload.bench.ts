@@ -12,7 +12,7 @@ import type { Result } from './table.ts';
 
 const run = promisify(execFile);
 
-/** Runs the compiled agent until the receiver holds `expected` files; returns seconds and peak RSS (MB). */
+/** Runs the bundled agent until the receiver holds `expected` files; returns seconds and peak RSS (MB). */
 async function agentUpload(dir: string, receiver: UploadReceiver, expected: number): Promise<{ seconds: number; peakRssMb: number }> {
   const config = path.join(dir, 'config.yaml');
   fs.writeFileSync(
@@ -87,7 +87,7 @@ export async function uploadBenchmarks(opts: { files: number; fileMb: number }):
       { name: `upload ${opts.files} × ${opts.fileMb} MB to an unlimited loopback receiver: booth-agent`, value: agentMbS, unit: 'MB/s' },
       { name: `the same files with curl -T, one after another`, value: curlMbS, unit: 'MB/s' },
       { name: 'booth-agent / curl upload throughput', value: agentMbS / curlMbS, unit: '×', target: { op: '>=', value: 0.9 } },
-      { name: 'agent peak RSS while uploading a 2 GB file (compiled, deploy/booth-agent.env)', value: big.peakRssMb, unit: 'MB', target: { op: '<=', value: 100 } },
+      { name: 'agent peak RSS while uploading a 2 GB file (bundled, deploy/booth-agent.env)', value: big.peakRssMb, unit: 'MB', target: { op: '<=', value: 100 } },
       { name: '2 GB file upload speed on loopback', value: 2000 / big.seconds, unit: 'MB/s' },
     ];
   } finally {
