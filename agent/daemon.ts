@@ -12,6 +12,7 @@ import { sinkSettings } from './sinks/opensearch/settings.ts';
 import { OpenSearchSink } from './sinks/opensearch/sink.ts';
 import type { Sink } from './sinks/sink.ts';
 import { HeartbeatSource } from './sources/heartbeat.ts';
+import { heartbeatUploads } from './sources/uploads/facts.ts';
 import { UploadSource } from './sources/uploads/source.ts';
 import { Recorder } from './sources/recorder.ts';
 import type { Source } from './sources/source.ts';
@@ -72,7 +73,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     intervalMs: config.heartbeat.interval,
     stateDir: config.state_dir,
     bootId: boot,
-    facts: { uploads: () => uploads.facts() },
+    facts: { uploads: () => heartbeatUploads(uploads.facts()) },
   });
   const sources: Source[] = [heartbeat, uploads];
   const sinks: Sink[] = [];

@@ -57,7 +57,7 @@ test('speed baseline: speed_degraded once below half the median of recent bookin
   const recorder = new Recorder(buffer, BOOTH, logger);
   const baseline = new SpeedBaseline(buffer, recorder, logger);
   const run = (id: string, speed: number) => {
-    const judged = baseline.judge(id, speed);
+    const judged = baseline.judgeBooking(id, speed);
     buffer.setState(SpeedBaseline.stateKey, judged.next);
     return judged.event;
   };
@@ -75,6 +75,44 @@ test('speed baseline: speed_degraded once below half the median of recent bookin
   const recovered = run('7', 11.8);
   assert.equal(recovered?.event.action, 'speed_recovered');
   assert.equal(run('8', 12), undefined);
+});
+
+test('rolling speed: a slowdown inside a long booking is recorded while it runs, with the window; its end does not count as a recovery', (t) => {
+  const dir = tempDir(t);
+  const buffer = DocumentBuffer.open({ stateDir: dir, maxSizeBytes: 1e8, maxAgeMs: 1e12, booth: BOOTH });
+  t.after(() => buffer.close());
+  const logger = createLogger({ level: 'error', file: `${dir}/agent.log` });
+  const recorder = new Recorder(buffer, BOOTH, logger);
+  const moment = { network: { online: true, interface: { name: 'wlan0', type: 'wireless' } } };
+  const baseline = new SpeedBaseline(buffer, recorder, logger, () => moment);
+  const apply = (judged: ReturnType<SpeedBaseline['judgeBooking']>) => {
+    buffer.setState(SpeedBaseline.stateKey, judged.next);
+    return judged.event;
+  };
+  for (const [id, speed] of [['1', 12], ['2', 12], ['3', 12]] as const) apply(baseline.judgeBooking(id, speed));
+  assert.equal(baseline.usual(), 12);
+
+  assert.equal(apply(baseline.judgeRolling('4711', 11, 300)), undefined, 'healthy so far');
+  const degraded = apply(baseline.judgeRolling('4711', 0.95, 300));
+  assert.equal(degraded?.event.action, 'speed_degraded');
+  assert.deepEqual(degraded['speed'], { current_mb_s: 0.95, baseline_mb_s: 12, window_s: 300 });
+  assert.deepEqual(degraded['network'], moment.network, 'the network facts of that moment');
+  assert.match(String(degraded['message']), /fell to 0\.95 MB\/s over the last 5m in booking 4711/);
+  assert.ok(validateDocument(degraded).ok, JSON.stringify(validateDocument(degraded)));
+  assert.equal(apply(baseline.judgeRolling('4711', 0.9, 300)), undefined, 'one event per slowdown');
+
+  // The booking ends: 8 MB/s on average (a fast first hour), but its last window was slow.
+  assert.equal(apply(baseline.judgeBooking('4711', 8, 0.9)), undefined, 'not a recovery while the end is slow');
+  assert.equal(baseline.usual(), 12, 'a slow booking does not enter the baseline');
+
+  const recovered = apply(baseline.judgeRolling('4712', 11.5, 300));
+  assert.equal(recovered?.event.action, 'speed_recovered');
+  assert.match(String(recovered['message']), /back to 11\.5 MB\/s over the last 5m in booking 4712/);
+
+  // A booking fast on average whose last window is slow is itself the start of a slowdown.
+  const late = apply(baseline.judgeBooking('4713', 10, 2));
+  assert.equal(late?.event.action, 'speed_degraded');
+  assert.equal((late['speed'] as { current_mb_s: number }).current_mb_s, 2);
 });
 
 test('upload URLs percent-encode every value as a path segment', () => {

@@ -66,6 +66,14 @@ export interface UploadRow {
   endedAt?: number | null;
 }
 
+export interface UploadTotals {
+  byStatus: Partial<Record<UploadRow['status'], number>>;
+  /** HTTP status (or "network") → files failing or rejected with it. */
+  failingCodes: Record<string, number>;
+  since: { count: number; bytes: number };
+  last?: { path: string; bookingId: string; size: number; speedMbS: number | null; endedAt: number };
+}
+
 export interface BookingRow {
   id: string;
   firstSeenAt: number;
@@ -467,14 +475,24 @@ export class DocumentBuffer {
     this.guard(() => this.stmts.putBooking.run(row.id, row.firstSeenAt, row.finishedAt, row.summarizedAt));
   }
 
-  /** Files by upload status, with the HTTP codes of those that fail or were rejected. */
-  uploadCounts(): { byStatus: Record<string, number>; failingCodes: Record<string, number> } {
+  /**
+   * Files by upload status, the HTTP codes of those failing or rejected, the uploads that ended
+   * since `sinceMs` (count and bytes) and the last one — what the heartbeat and status show.
+   */
+  uploadTotals(sinceMs: number): UploadTotals {
     return this.guard(() => {
       const byStatus: Record<string, number> = {};
       for (const r of this.stmts.uploadStatusCounts.all() as { status: string; n: number }[]) byStatus[r.status] = r.n;
       const failingCodes: Record<string, number> = {};
       for (const r of this.stmts.failingCodes.all() as { code: number | null; n: number }[]) failingCodes[String(r.code ?? 'network')] = r.n;
-      return { byStatus, failingCodes };
+      const since = this.stmts.uploadedSince.get(sinceMs) as { n: number; bytes: number };
+      const last = this.stmts.lastUploaded.get() as { path: string; booking_id: string; size: number; speed_mb_s: number | null; ended_at: number } | undefined;
+      return {
+        byStatus,
+        failingCodes,
+        since: { count: since.n, bytes: since.bytes },
+        ...(last ? { last: { path: last.path, bookingId: last.booking_id, size: last.size, speedMbS: last.speed_mb_s, endedAt: last.ended_at } } : {}),
+      };
     });
   }
 
@@ -676,6 +694,8 @@ function prepare(db: Db) {
        ON CONFLICT (id) DO UPDATE SET first_seen_at = excluded.first_seen_at, finished_at = excluded.finished_at, summarized_at = excluded.summarized_at`,
     ),
     uploadStatusCounts: db.prepare(`SELECT status, count(*) AS n FROM uploads GROUP BY status`),
+    uploadedSince: db.prepare(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM uploads WHERE status = 'uploaded' AND ended_at >= ?`),
+    lastUploaded: db.prepare(`SELECT path, booking_id, size, speed_mb_s, ended_at FROM uploads WHERE status = 'uploaded' AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1`),
     failingCodes: db.prepare(`SELECT http_status AS code, count(*) AS n FROM uploads WHERE status IN ('failing', 'rejected') GROUP BY http_status`),
     queueCounts: db.prepare(`SELECT priority, queued, dead FROM queue`),
     // Reads every row (length() needs the whole value, overflow pages included) to find damaged pages.

@@ -107,6 +107,14 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX uploads_by_status ON uploads (status, next_attempt_at);
     `,
   },
+  {
+    version: 3,
+    compatibleWith: 1,
+    sql: `
+      -- Today's uploads and the last one, for the heartbeat and status, without a scan of every file ever.
+      CREATE INDEX uploads_by_end ON uploads (ended_at) WHERE status = 'uploaded';
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

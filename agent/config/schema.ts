@@ -76,6 +76,10 @@ export const configSchema = z.strictObject({
     booking_idle_timeout: duration(SECOND, DAY, { default: '10m', doc: 'a booking with no new file for this long is finished' }),
     settle_time: duration(100, 10 * MINUTE, { default: '2s', doc: 'a file is uploaded once it has not grown for this long' }),
     rejected_retry: duration(SECOND, 30 * DAY, { default: '1h', doc: 'a file the server refused (4xx) is tried again after this long' }),
+    speed_window: duration(SECOND, HOUR, {
+      default: '5m',
+      doc: 'during a booking longer than this, the speed of its uploads in the last window is compared with the baseline',
+    }),
     after_upload: oneOf(['keep', 'delete', 'move'] as const, { default: 'keep', doc: 'what happens to a file after a 2xx' }),
     move_to: optionalPath('destination folder when after_upload is move'),
     connect_timeout: duration(100, 5 * MINUTE, { default: '10s', doc: 'TCP + TLS connection setup' }),

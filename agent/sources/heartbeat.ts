@@ -11,7 +11,7 @@ import type { Source } from './source.ts';
 
 /** What other parts of the agent contribute to the heartbeat (uploads, network — later issues). */
 export interface HeartbeatFacts {
-  uploads?: () => { pending: number; failing: number; last_speed_mb_s?: number };
+  uploads?: () => Record<string, number>;
   network?: () => { online: boolean };
 }
 

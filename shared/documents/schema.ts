@@ -132,7 +132,7 @@ const heartbeat = z.strictObject({
     temperature_c: signedFloat(),
   }).optional(),
   buffer: group({ queued: long(), oldest_age_s: float(), dropped_total: long(), dead_letters: long(), size_bytes: long() }).optional(),
-  uploads: group({ pending: long(), failing: long(), last_speed_mb_s: float() }).optional(),
+  uploads: group({ pending: long(), failing: long(), rejected: long(), last_speed_mb_s: float(), today_count: long(), today_bytes: long() }).optional(),
   network: group({ online: bool() }).optional(),
   clock: group({ skew_ms: signedFloat() }).optional(),
 });
@@ -150,7 +150,7 @@ const agentEvent = z.strictObject({
   booking: group({ id: keyword(255) }).optional(),
   file: group({ name: keyword(1024) }).optional(),
   http: group({ response: group({ status_code: integer(100, 599) }) }).optional(),
-  speed: group({ current_mb_s: float(), baseline_mb_s: float() }).optional(),
+  speed: group({ current_mb_s: float(), baseline_mb_s: float(), window_s: float() }).optional(),
   clock: group({ skew_ms: signedFloat() }).optional(),
   process: group({ pid: long(), exit_code: signedLong() }).optional(),
 });

@@ -52,16 +52,16 @@ export function summaryLine(s: BookingSummary): string {
   return `Saved ${s.count_images} images (${formatBytes(s.size_bytes)}) of booking ${s.id} in ${formatDuration(s.duration_in_seconds * 1000)} (${s.speed_in_mb_s.toFixed(1)} MB/s)${tail}`;
 }
 
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
 /** Nearest-rank percentile of sorted values. */
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[Math.min(sorted.length, rank) - 1]!;
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }
 
 const BASELINE_STATE = 'uploads.baseline';
@@ -74,41 +74,89 @@ interface Baseline {
   degraded: boolean;
 }
 
+/** The network at a moment (from the network source): written into upload documents and speed events. */
+export interface Moment {
+  network?: { online?: boolean; interface?: { name?: string; type?: string; speed_mbps?: number; mtu?: number } };
+}
+export type MomentFacts = () => Moment | undefined;
+
+export interface Judgement {
+  event?: ReturnType<Recorder['event']>;
+  next: Baseline;
+}
+
 /**
- * The booth's own speed baseline: the median of its last healthy bookings. A booking below half
- * of it records speed_degraded (with the facts of that moment), and the first one back above it
- * speed_recovered — so "when did it start?" is answered by one event. Degraded bookings do not
- * enter the baseline, so a lasting slowdown stays visible instead of becoming the new normal.
+ * The booth's own speed baseline: the median of its last healthy bookings. A booking — or the
+ * rolling speed of the last few minutes of a long one — below half of it records speed_degraded
+ * (with the facts of that moment), and the first speed back above half speed_recovered — so "when
+ * did it start?" is answered by one event, minutes after it started rather than hours later when a
+ * long booking ends. Degraded bookings do not enter the baseline, so a lasting slowdown stays
+ * visible instead of becoming the new normal.
  */
 export class SpeedBaseline {
   private readonly buffer: DocumentBuffer;
   private readonly recorder: Recorder;
   private readonly logger: Logger;
+  private readonly moment: MomentFacts;
 
-  constructor(buffer: DocumentBuffer, recorder: Recorder, logger: Logger) {
+  constructor(buffer: DocumentBuffer, recorder: Recorder, logger: Logger, moment: MomentFacts = () => undefined) {
     this.buffer = buffer;
     this.recorder = recorder;
     this.logger = logger;
+    this.moment = moment;
   }
 
-  /** The event (if any) a booking of `speed` MB/s causes, and the baseline after it. */
-  judge(bookingId: string, speed: number): { event?: ReturnType<Recorder['event']>; next: Baseline } {
-    const base = this.buffer.getState<Baseline>(BASELINE_STATE) ?? { speeds: [], degraded: false };
-    const median = base.speeds.length >= BASELINE_MIN ? percentile([...base.speeds].sort((a, b) => a - b), 50) : undefined;
-    const slow = median !== undefined && speed < median / 2;
-    const next: Baseline = { speeds: slow ? base.speeds : [...base.speeds, speed].slice(-BASELINE_SIZE), degraded: slow };
-    const facts = { booking: { id: bookingId }, speed: { current_mb_s: round(speed, 3), ...(median !== undefined ? { baseline_mb_s: round(median, 3) } : {}) } };
-    if (slow && !base.degraded) {
-      const message = `Upload speed fell to ${speed.toFixed(2)} MB/s in booking ${bookingId}, below half of this booth's usual ${median.toFixed(1)} MB/s`;
-      this.logger.warn(message, { booking: bookingId, speed_mb_s: speed, baseline_mb_s: median });
-      return { event: this.recorder.event('speed_degraded', message, facts), next };
+  /** The booth's usual speed (MB/s), once it has seen enough bookings. */
+  usual(): number | undefined {
+    const base = this.load();
+    return base.speeds.length >= BASELINE_MIN ? percentile([...base.speeds].sort((a, b) => a - b), 50) : undefined;
+  }
+
+  /**
+   * A finished booking of `speed` MB/s. `recent` is the last rolling speed measured in it, if it
+   * was long enough to have one: then that is the current state of the link (a booking that ended
+   * slow is no recovery, one that recovered late is no new slowdown). Only a healthy booking's
+   * speed enters the baseline.
+   */
+  judgeBooking(bookingId: string, speed: number, recent?: number): Judgement {
+    const base = this.load();
+    const usual = this.usual();
+    const current = recent ?? speed;
+    const slow = usual !== undefined && current < usual / 2;
+    const healthy = usual === undefined || (!slow && speed >= usual / 2);
+    const next: Baseline = { speeds: healthy ? [...base.speeds, speed].slice(-BASELINE_SIZE) : base.speeds, degraded: slow };
+    return { next, ...this.transition(base.degraded, slow, bookingId, current, usual) };
+  }
+
+  /** The rolling speed over the last `windowS` seconds of a booking still in progress. */
+  judgeRolling(bookingId: string, speed: number, windowS: number): Judgement {
+    const base = this.load();
+    const usual = this.usual();
+    const slow = usual !== undefined && speed < usual / 2;
+    return { next: { speeds: base.speeds, degraded: slow }, ...this.transition(base.degraded, slow, bookingId, speed, usual, windowS) };
+  }
+
+  private transition(wasDegraded: boolean, slow: boolean, bookingId: string, speed: number, usual: number | undefined, windowS?: number): Pick<Judgement, 'event'> {
+    if (usual === undefined || slow === wasDegraded) return {};
+    const over = windowS !== undefined ? ` over the last ${formatDuration(windowS * 1000)}` : '';
+    const facts = {
+      ...this.moment(),
+      booking: { id: bookingId },
+      speed: { current_mb_s: round(speed, 3), baseline_mb_s: round(usual, 3), ...(windowS !== undefined ? { window_s: windowS } : {}) },
+    };
+    const log = { booking: bookingId, speed_mb_s: speed, baseline_mb_s: usual, ...(windowS !== undefined ? { window_s: windowS } : {}) };
+    if (slow) {
+      const message = `Upload speed fell to ${speed.toFixed(2)} MB/s${over} in booking ${bookingId}, below half of this booth's usual ${usual.toFixed(1)} MB/s`;
+      this.logger.warn(message, log);
+      return { event: this.recorder.event('speed_degraded', message, facts) };
     }
-    if (!slow && base.degraded && median !== undefined) {
-      const message = `Upload speed is back to ${speed.toFixed(1)} MB/s in booking ${bookingId} (usual ${median.toFixed(1)} MB/s)`;
-      this.logger.info(message, { booking: bookingId, speed_mb_s: speed, baseline_mb_s: median });
-      return { event: this.recorder.event('speed_recovered', message, facts), next };
-    }
-    return { next };
+    const message = `Upload speed is back to ${speed.toFixed(1)} MB/s${over} in booking ${bookingId} (usual ${usual.toFixed(1)} MB/s)`;
+    this.logger.info(message, log);
+    return { event: this.recorder.event('speed_recovered', message, facts) };
+  }
+
+  private load(): Baseline {
+    return this.buffer.getState<Baseline>(BASELINE_STATE) ?? { speeds: [], degraded: false };
   }
 
   static readonly stateKey = BASELINE_STATE;

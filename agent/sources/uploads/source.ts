@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
-import pRetry from 'p-retry';
+import pRetry, { AbortError } from 'p-retry';
 import { backoffDelay, retryAfterMs, sleep } from '../../backoff.ts';
 import type { DocumentBuffer, UploadRow } from '../../buffer/buffer.ts';
 import { DiskFullError } from '../../buffer/errors.ts';
@@ -17,7 +17,8 @@ import type { Logger } from '../../log/logger.ts';
 import type { BoothDocument } from '../../../shared/documents/schema.ts';
 import type { Recorder } from '../recorder.ts';
 import type { Source } from '../source.ts';
-import { SpeedBaseline, summarize, summaryLine } from './bookings.ts';
+import { SpeedBaseline, summarize, summaryLine, type MomentFacts } from './bookings.ts';
+import { uploadFacts, type UploadFacts } from './facts.ts';
 import { UploadClient, type AttemptResult } from './client.ts';
 import { uploadUrl } from './url.ts';
 
@@ -29,11 +30,16 @@ export interface UploadSourceOptions {
   tls: TlsMaterial;
 }
 
-/** What the heartbeat and status learn about uploads. */
-export interface UploadFacts {
-  pending: number;
-  failing: number;
-  last_speed_mb_s?: number;
+/** What other sources tell uploads: the network of the moment, for upload documents (the interface used) and speed events. */
+export interface UploadContext {
+  moment?: MomentFacts;
+}
+
+/** A successful upload of the booking in progress, for its rolling speed. */
+interface Done {
+  startedAt: number;
+  endedAt: number;
+  bytes: number;
 }
 
 const CHECK_INTERVAL_MS = 1000;
@@ -48,10 +54,30 @@ class RetryableUpload extends Error {
   }
 }
 
+/** Attempt errors that are about the file, not the server: ENOENT/EACCES on open, a file that shrank while read. */
+const FILE_PROBLEMS = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ESHRUNK']);
+
+class FileChanged extends Error {
+  override name = 'FileChanged';
+  readonly retryAt: number;
+  constructor(retryAt: number) {
+    super('the file changed during its upload');
+    this.retryAt = retryAt;
+  }
+}
+
 interface BookingTrack {
   lastActivity: number;
   marker: boolean;
+  /** Successful uploads ending within the last speed_window. */
+  recent: Done[];
+  firstStartedAt?: number;
+  /** The last rolling speed measured in this booking (MB/s). */
+  rolling?: number;
 }
+
+/** A rolling speed needs this many uploads in its window to say anything. */
+const ROLLING_MIN_UPLOADS = 5;
 
 export class UploadSource implements Source {
   readonly name = 'uploads';
@@ -67,7 +93,6 @@ export class UploadSource implements Source {
   private readonly client: UploadClient;
   private readonly baseline: SpeedBaseline;
   private readonly watchDir: string;
-  private lastSpeed: number | undefined;
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
   private readonly opts: UploadSourceOptions;
@@ -75,8 +100,11 @@ export class UploadSource implements Source {
   private readonly buffer: DocumentBuffer;
   private readonly logger: Logger;
 
-  constructor(opts: UploadSourceOptions, recorder: Recorder, buffer: DocumentBuffer, logger: Logger) {
+  private readonly context: UploadContext;
+
+  constructor(opts: UploadSourceOptions, recorder: Recorder, buffer: DocumentBuffer, logger: Logger, context: UploadContext = {}) {
     this.opts = opts;
+    this.context = context;
     this.recorder = recorder;
     this.buffer = buffer;
     this.logger = logger;
@@ -89,7 +117,7 @@ export class UploadSource implements Source {
       idleTimeoutMs: u.idle_timeout,
       tls: opts.tls,
     });
-    this.baseline = new SpeedBaseline(buffer, recorder, logger);
+    this.baseline = new SpeedBaseline(buffer, recorder, logger, () => context.moment?.());
   }
 
   start(): void {
@@ -131,13 +159,11 @@ export class UploadSource implements Source {
     }
   }
 
-  facts(): UploadFacts {
-    const { byStatus } = this.buffer.uploadCounts();
-    return {
-      pending: (byStatus['pending'] ?? 0) + this.queue.length,
-      failing: (byStatus['failing'] ?? 0) + (byStatus['rejected'] ?? 0),
-      ...(this.lastSpeed !== undefined ? { last_speed_mb_s: Math.round(this.lastSpeed * 1000) / 1000 } : {}),
-    };
+  /** Pending, failing (with codes), rejected, the last upload and today's totals. */
+  facts(now = new Date()): UploadFacts {
+    // Files in the queue have no row yet, or a pending one: count each once.
+    const unrecorded = this.queue.filter((rel) => this.buffer.getUpload(rel) === undefined).length;
+    return uploadFacts(this.buffer, now, unrecorded);
   }
 
   private onFile(abs: string): void {
@@ -155,7 +181,7 @@ export class UploadSource implements Source {
   private track(booking: string): BookingTrack {
     let t = this.bookings.get(booking);
     if (!t) {
-      t = { lastActivity: Date.now(), marker: false };
+      t = { lastActivity: Date.now(), marker: false, recent: [] };
       this.bookings.set(booking, t);
       if (!this.buffer.getBooking(booking)) this.buffer.putBooking({ id: booking, firstSeenAt: Date.now(), finishedAt: null, summarizedAt: null });
     }
@@ -163,11 +189,44 @@ export class UploadSource implements Source {
     return t;
   }
 
+  /**
+   * Queues a file. A file seen for the first time gets a pending row at once, so that `status`
+   * (another process) counts it and a booking is not summarized without it; a file whose success
+   * is recorded is not queued again — the reconciliation of the files found at start.
+   */
   private enqueue(rel: string): void {
     if (this.stopping || this.queued.has(rel) || this.inFlight.has(rel)) return;
+    const row = this.buffer.getUpload(rel);
+    if (row?.status === 'uploaded') return;
+    if (!row) {
+      const stat = this.uploadable(rel);
+      if (!stat) return;
+      try {
+        const [booking] = rel.split(path.sep) as [string];
+        this.buffer.putUpload({ path: rel, bookingId: booking, size: stat.size, mtimeMs: Math.round(stat.mtimeMs), status: 'pending', attempts: 0 });
+      } catch (err) {
+        if (!(err instanceof DiskFullError)) throw err;
+      }
+    }
     this.queued.add(rel);
     this.queue.push(rel);
     this.pump();
+  }
+
+  /** The file's stats if it is a regular file inside watch_dir; undefined (and why, logged) if not. */
+  private uploadable(rel: string): fs.Stats | undefined {
+    const abs = path.join(this.watchDir, rel);
+    const stat = safeLstat(abs);
+    if (!stat) return undefined;
+    if (stat.isSymbolicLink() || !stat.isFile()) {
+      this.logger.warn('not uploading: not a regular file', { file: rel });
+      return undefined;
+    }
+    if (path.relative(this.watchDir, fs.realpathSync(abs)).startsWith('..')) {
+      this.logger.warn('not uploading: outside the watch folder', { file: rel });
+      return undefined;
+    }
+    return stat;
   }
 
   private pump(): void {
@@ -197,19 +256,13 @@ export class UploadSource implements Source {
   private async process(rel: string): Promise<void> {
     const abs = path.join(this.watchDir, rel);
     const [booking, file] = rel.split(path.sep) as [string, string];
-    const stat = safeLstat(abs);
-    if (!stat) return;
-    if (stat.isSymbolicLink() || !stat.isFile()) {
-      this.logger.warn('not uploading: not a regular file', { file: rel });
-      return;
-    }
-    const real = fs.realpathSync(abs);
-    if (path.relative(this.watchDir, real).startsWith('..')) {
-      this.logger.warn('not uploading: outside the watch folder', { file: rel });
-      return;
-    }
     const row = this.buffer.getUpload(rel);
     if (row?.status === 'uploaded') return;
+    const stat = this.uploadable(rel);
+    if (!stat) {
+      if (row) this.vanished(rel, booking, file, row);
+      return;
+    }
     const now = Date.now();
     if (row && row.status !== 'pending' && (row.nextAttemptAt ?? 0) > now) {
       this.park(rel, row.nextAttemptAt!);
@@ -227,6 +280,18 @@ export class UploadSource implements Source {
     await this.upload(rel, booking, file, abs, base);
   }
 
+  /** A file that was seen, but is gone (or replaced by something not uploadable) before its upload: a failure on record, and its booking can finish. */
+  private vanished(rel: string, booking: string, file: string, row: UploadRow): void {
+    const message = `${rel} disappeared before it was uploaded`;
+    this.record([this.uploadDoc(booking, file, row.size, { outcome: 'failure' }, { error: { type: 'file_vanished', message } })], {
+      ...row,
+      status: 'rejected',
+      lastError: 'file disappeared',
+      nextAttemptAt: NEVER,
+    });
+    this.logger.warn(message, { file: rel });
+  }
+
   private async upload(rel: string, booking: string, file: string, abs: string, base: UploadRow): Promise<void> {
     const u = this.opts.uploads;
     const url = uploadUrl(u.url, this.opts.boothId, booking, file);
@@ -240,7 +305,19 @@ export class UploadSource implements Source {
           if (r.status !== undefined && r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) {
             return this.rejected(rel, booking, file, base, r, attempts);
           }
-          this.record([this.attemptDoc(booking, file, base.size, r, attempts, 'failure')], { ...base, status: 'failing', attempts, httpStatus: r.status ?? null, lastError: r.error?.message ?? `HTTP ${r.status}` });
+          const fileProblem = r.error !== undefined && FILE_PROBLEMS.has(r.error.type);
+          const retryAt = fileProblem ? Date.now() + u.settle_time : undefined;
+          this.record([this.attemptDoc(booking, file, base.size, r, attempts, 'failure')], {
+            ...base,
+            status: 'failing',
+            attempts,
+            httpStatus: r.status ?? null,
+            lastError: r.error?.message ?? `HTTP ${r.status}`,
+            ...(retryAt !== undefined ? { nextAttemptAt: retryAt } : {}),
+          });
+          // The file changed or went away under the upload: look at it afresh once it has settled
+          // rather than send the old length again.
+          if (retryAt !== undefined) throw new AbortError(new FileChanged(retryAt));
           throw new RetryableUpload(r);
         },
         {
@@ -259,6 +336,7 @@ export class UploadSource implements Source {
       );
     } catch (err) {
       if (this.stopping) return;
+      if (err instanceof FileChanged) return this.park(rel, err.retryAt);
       // Out of attempts for this round: the file waits for the next one.
       const next = Date.now() + u.retry.max_delay;
       this.buffer.putUpload({ ...base, status: 'failing', attempts, lastError: (err as Error).message, nextAttemptAt: next });
@@ -267,7 +345,6 @@ export class UploadSource implements Source {
   }
 
   private succeeded(rel: string, booking: string, file: string, base: UploadRow, r: AttemptResult, attempts: number): void {
-    this.lastSpeed = r.speedMbS;
     this.record([this.attemptDoc(booking, file, base.size, r, attempts, 'success')], {
       ...base,
       status: 'uploaded',
@@ -279,7 +356,36 @@ export class UploadSource implements Source {
       endedAt: r.endedAt,
     });
     this.afterUpload(rel, booking, file);
-    this.track(booking);
+    this.judgeRolling(booking, this.track(booking), r);
+  }
+
+  /**
+   * The rolling speed of a long booking: bytes over wall time of the uploads that ended in the
+   * last speed_window, once the booking has run for a whole window. A slowdown that starts an hour
+   * into a three-hour event is recorded minutes later, not when the event ends.
+   */
+  private judgeRolling(booking: string, track: BookingTrack, r: AttemptResult): void {
+    const window = this.opts.uploads.speed_window;
+    track.firstStartedAt = Math.min(track.firstStartedAt ?? r.startedAt, r.startedAt);
+    track.recent.push({ startedAt: r.startedAt, endedAt: r.endedAt, bytes: r.bytes });
+    const from = r.endedAt - window;
+    while (track.recent.length > 0 && track.recent[0]!.endedAt < from) track.recent.shift();
+    if (r.endedAt - track.firstStartedAt < window || track.recent.length < ROLLING_MIN_UPLOADS) return;
+    // Over the wall time those uploads span, as a booking's speed is: with concurrent uploads the
+    // sum of their own speeds would overstate it.
+    const start = Math.min(...track.recent.map((d) => d.startedAt));
+    const bytes = track.recent.reduce((sum, d) => sum + d.bytes, 0);
+    const end = Math.max(...track.recent.map((d) => d.endedAt));
+    const speed = bytes / 1e6 / Math.max(0.001, (end - start) / 1000);
+    track.rolling = speed;
+    const judged = this.baseline.judgeRolling(booking, speed, Math.round(window / 1000));
+    if (!judged.event) return;
+    try {
+      this.recorder.record([judged.event], (tx) => tx.setState(SpeedBaseline.stateKey, judged.next));
+    } catch (err) {
+      // Judged again with the next upload.
+      if (!(err instanceof DiskFullError)) throw err;
+    }
   }
 
   private rejected(rel: string, booking: string, file: string, base: UploadRow, r: AttemptResult, attempts: number): void {
@@ -354,10 +460,9 @@ export class UploadSource implements Source {
       const line = summaryLine(summary);
       const { id: bookingId, ...fields } = summary;
       const docs = [this.recorder.make('booth.booking', { message: line, booking: { id: bookingId, ...fields } })];
-      const judged = summary.count_images > 0 ? this.baseline.judge(id, summary.speed_in_mb_s) : undefined;
-      if (judged?.event) docs.push(judged.event);
+      const judged = summary.count_images > 0 ? this.baseline.judgeBooking(id, summary.speed_in_mb_s, t.rolling) : undefined;
       try {
-        this.recorder.record(docs, (tx) => {
+        this.recorder.record(judged?.event ? [...docs, judged.event] : docs, (tx) => {
           tx.putBooking({ id, firstSeenAt: row?.firstSeenAt ?? now, finishedAt: now, summarizedAt: now });
           if (judged) tx.setState(SpeedBaseline.stateKey, judged.next);
         });
@@ -387,6 +492,8 @@ export class UploadSource implements Source {
     };
     const extra: Record<string, unknown> = {};
     if (r.status !== undefined) extra['http'] = { response: { status_code: r.status } };
+    const iface = this.context.moment?.()?.network?.interface;
+    if (iface) extra['network'] = { interface: iface };
     if (r.error) extra['error'] = r.error;
     else if (!r.ok) extra['error'] = { type: 'http_error', message: `HTTP ${r.status}` };
     return this.uploadDoc(booking, file, size, upload, extra);

@@ -1,0 +1,53 @@
+// The upload totals the heartbeat and `status` show (SPEC §5 "Heartbeat", §8): read from the
+// buffer's upload state, so the status command — another process, reading while the daemon
+// writes — sees the same figures as the daemon's own heartbeat.
+import type { DocumentBuffer } from '../../buffer/buffer.ts';
+
+export interface UploadFacts {
+  /** Files seen but not yet uploaded (queued in memory or waiting in the buffer). */
+  pending: number;
+  /** Files whose last attempt failed and that will be tried again soon. */
+  failing: number;
+  /** Files the server refused (4xx): tried again much later. */
+  rejected: number;
+  /** HTTP status (or "network") → files failing or rejected with it. */
+  failing_codes: Record<string, number>;
+  last_file?: string;
+  last_speed_mb_s?: number;
+  last_at?: string;
+  /** Uploads that ended since local midnight on the booth. */
+  today_count: number;
+  today_bytes: number;
+}
+
+export function uploadFacts(buffer: DocumentBuffer, now: Date = new Date(), queued = 0): UploadFacts {
+  const midnight = new Date(now);
+  midnight.setHours(0, 0, 0, 0);
+  const totals = buffer.uploadTotals(midnight.getTime());
+  const facts: UploadFacts = {
+    pending: (totals.byStatus.pending ?? 0) + queued,
+    failing: totals.byStatus.failing ?? 0,
+    rejected: totals.byStatus.rejected ?? 0,
+    failing_codes: totals.failingCodes,
+    today_count: totals.since.count,
+    today_bytes: totals.since.bytes,
+  };
+  if (totals.last) {
+    facts.last_file = totals.last.path;
+    facts.last_at = new Date(totals.last.endedAt).toISOString();
+    if (totals.last.speedMbS !== null) facts.last_speed_mb_s = Math.round(totals.last.speedMbS * 1000) / 1000;
+  }
+  return facts;
+}
+
+/** The part of the facts a heartbeat document carries (booth.heartbeat `uploads.*`). */
+export function heartbeatUploads(f: UploadFacts): Record<string, number> {
+  return {
+    pending: f.pending,
+    failing: f.failing,
+    rejected: f.rejected,
+    today_count: f.today_count,
+    today_bytes: f.today_bytes,
+    ...(f.last_speed_mb_s !== undefined ? { last_speed_mb_s: f.last_speed_mb_s } : {}),
+  };
+}
