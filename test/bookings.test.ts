@@ -5,6 +5,7 @@ import { DocumentBuffer, type UploadRow } from '../agent/buffer/buffer.ts';
 import { createLogger } from '../agent/log/logger.ts';
 import { Recorder } from '../agent/sources/recorder.ts';
 import { percentile, SpeedBaseline, summarize, summaryLine } from '../agent/sources/uploads/bookings.ts';
+import { heartbeatUploads, uploadFacts } from '../agent/sources/uploads/facts.ts';
 import { encodeSegment, uploadUrl } from '../agent/sources/uploads/url.ts';
 import { validateDocument } from '../shared/documents/validate.ts';
 import { BOOTH } from './support/documents.ts';
@@ -119,4 +120,39 @@ test('upload URLs percent-encode every value as a path segment', () => {
   const url = uploadUrl('https://fulfil.example.com/booths/{booth_id}/bookings/{booking_id}/images/{file}', 'FB-1042', 'wedding 24/11', "IMG #1 ü?%(1)!.jpg");
   assert.equal(url, 'https://fulfil.example.com/booths/FB-1042/bookings/wedding%2024%2F11/images/IMG%20%231%20%C3%BC%3F%25%281%29%21.jpg');
   assert.equal(decodeURIComponent(encodeSegment("a b/c'd")), "a b/c'd");
+});
+
+test('upload facts for the heartbeat and status: pending, failing with codes, rejected, the last upload, today since local midnight', (t) => {
+  const dir = tempDir(t);
+  const buffer = DocumentBuffer.open({ stateDir: dir, maxSizeBytes: 1e8, maxAgeMs: 1e12, booth: BOOTH });
+  t.after(() => buffer.close());
+  const now = new Date(2026, 10, 24, 15, 0, 0);
+  const midnight = new Date(2026, 10, 24).getTime();
+  const put = (path: string, status: UploadRow['status'], extra: Partial<UploadRow> = {}) =>
+    buffer.putUpload({ path, bookingId: path.split('/')[0]!, size: 1_000_000, mtimeMs: 1, status, attempts: 1, ...extra });
+  put('B0/yesterday.jpg', 'uploaded', { speedMbS: 9, startedAt: midnight - 3_600_000, endedAt: midnight - 3_599_000 });
+  put('B1/a.jpg', 'uploaded', { size: 2_000_000, speedMbS: 11, startedAt: midnight + 1000, endedAt: midnight + 2000 });
+  put('B1/b.jpg', 'uploaded', { size: 3_000_000, speedMbS: 0.95, startedAt: midnight + 5000, endedAt: midnight + 8000 });
+  put('B2/c.jpg', 'failing', { httpStatus: 503 });
+  put('B2/d.jpg', 'failing', { httpStatus: null, lastError: 'the upload server refused the connection' });
+  put('B3/e.jpg', 'rejected', { httpStatus: 404 });
+  put('B3/f.jpg', 'rejected', { httpStatus: 404 });
+  put('B4/g.jpg', 'pending');
+
+  assert.deepEqual(uploadFacts(buffer, now), {
+    pending: 1,
+    failing: 2,
+    rejected: 2,
+    failing_codes: { '503': 1, network: 1, '404': 2 },
+    today_count: 2,
+    today_bytes: 5_000_000,
+    last_file: 'B1/b.jpg',
+    last_at: new Date(midnight + 8000).toISOString(),
+    last_speed_mb_s: 0.95,
+  });
+  // The heartbeat carries the counts, which the document schema accepts.
+  const hb = heartbeatUploads(uploadFacts(buffer, now));
+  assert.deepEqual(hb, { pending: 1, failing: 2, rejected: 2, today_count: 2, today_bytes: 5_000_000, last_speed_mb_s: 0.95 });
+  // A day later, nothing is "today".
+  assert.equal(uploadFacts(buffer, new Date(2026, 10, 25, 9)).today_count, 0);
 });

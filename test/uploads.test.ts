@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { SpeedBaseline } from '../agent/sources/uploads/bookings.ts';
 import { collect, startCli, waitForOutput } from './support/cli.ts';
 import { writeConfig, type TestConfig } from './support/config.ts';
 import { BOOTH } from './support/documents.ts';
@@ -186,4 +187,50 @@ test('odd names, symlinks, other extensions, empty files and files outside a boo
   const docs = documents(cfg.stateDir);
   const empty = docs.find((d) => d.file?.name === 'empty.jpg');
   assert.equal(empty?.upload?.outcome, 'failure', 'the empty file is reported');
+});
+
+test('a slowdown inside a long booking is recorded while the booking runs (rolling speed), and so is the recovery', { timeout: 60_000 }, async (t) => {
+  const receiver = await UploadReceiver.start({ rateBytesPerSec: 1e6 });
+  t.after(() => receiver.close());
+  const dir = tempDir(t);
+  const cfg = uploadConfig(dir, receiver, { concurrency: 1, speed_window: '2s' });
+  // This booth usually uploads at 10 MB/s.
+  const seed = DocumentBuffer.open({ stateDir: cfg.stateDir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH, check: false });
+  seed.setState(SpeedBaseline.stateKey, { speeds: [10, 10, 10], degraded: false });
+  seed.close();
+
+  // 16 × 200 KB at 1 MB/s: 3.2 s of a booking that is not finished (no marker).
+  writeBooking(cfg, 'long', Array.from({ length: 16 }, () => 200_000), false);
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child, undefined, 60_000);
+  await waitForOutput(child, /Upload speed fell to [\d.]+ MB\/s over the last 2s in booking long, below half of this booth's usual 10\.0 MB\/s/, 20_000);
+  assert.ok(receiver.stored().size < 16, `recorded while the booking was still uploading (${receiver.stored().size} of 16 stored)`);
+
+  // The link recovers; once the slow uploads have left the window, fast ones are judged alone.
+  await waitUntil(() => receiver.stored().size === 16, 20_000, () => `${receiver.stored().size} stored`);
+  receiver.rateBytesPerSec = undefined;
+  await new Promise((r) => setTimeout(r, 2500));
+  const more = path.join(cfg.watchDir, 'long');
+  for (let i = 0; i < 6; i++) fs.writeFileSync(path.join(more, `LATE_${i}.jpg`), crypto.randomBytes(200_000));
+  await waitForOutput(child, /Upload speed is back to [\d.]+ MB\/s over the last 2s in booking long/, 20_000);
+  fs.writeFileSync(path.join(more, '.complete'), '');
+  await waitForOutput(child, /Saved 22 images .* of booking long/, 20_000);
+  child.kill('SIGTERM');
+  assert.equal((await done).code, 0);
+
+  const docs = documents(cfg.stateDir) as (Doc & { speed?: { current_mb_s: number; baseline_mb_s: number; window_s?: number } })[];
+  const events = docs.filter((d) => d.event.action === 'speed_degraded' || d.event.action === 'speed_recovered');
+  assert.deepEqual(events.map((e) => e.event.action), ['speed_degraded', 'speed_recovered'], 'one event each; the booking end adds none');
+  const [degraded, recovered] = events as [(typeof events)[0], (typeof events)[0]];
+  assert.equal(degraded.booking['id'], 'long');
+  assert.equal(degraded.speed?.window_s, 2);
+  assert.equal(degraded.speed?.baseline_mb_s, 10);
+  assert.ok(degraded.speed!.current_mb_s > 0.7 && degraded.speed!.current_mb_s <= 1.05, `rolling speed ${degraded.speed!.current_mb_s} MB/s at a 1 MB/s link`);
+  assert.ok(recovered.speed!.current_mb_s >= 5, `recovered at ${recovered.speed!.current_mb_s} MB/s`);
+  const check = DocumentBuffer.open({ stateDir: cfg.stateDir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH, check: false });
+  try {
+    assert.deepEqual(check.getState(SpeedBaseline.stateKey), { speeds: [10, 10, 10], degraded: false }, 'the slow booking did not enter the baseline');
+  } finally {
+    check.close();
+  }
 });
