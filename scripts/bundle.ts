@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 
 export const BUNDLE = fileURLToPath(new URL('../dist/bundle/booth-agent.mjs', import.meta.url));
 
-export async function bundle(): Promise<void> {
+export async function bundle(outfile = BUNDLE): Promise<void> {
   await build({
     entryPoints: [fileURLToPath(new URL('../agent/cli/main.ts', import.meta.url))],
-    outfile: BUNDLE,
+    outfile,
     bundle: true,
     platform: 'node',
     format: 'esm',

@@ -178,7 +178,7 @@ test('odd names, symlinks, other extensions, empty files and files outside a boo
   fs.writeFileSync(path.join(booking, '.complete'), '');
   const child = startCli(['run', '--config', cfg.file]);
   const done = collect(child, undefined, 30_000);
-  await waitForOutput(child, /Saved 1 images .* of booking Wedding #7 ü/, 20_000);
+  await waitForOutput(child, /Saved 1 image .* of booking Wedding #7 ü/, 20_000);
   child.kill('SIGTERM');
   const result = await done;
   assert.equal(result.code, 0);

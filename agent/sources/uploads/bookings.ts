@@ -49,7 +49,7 @@ export function summarize(id: string, files: readonly UploadRow[]): BookingSumma
 export function summaryLine(s: BookingSummary): string {
   const failed = s.failed_images + s.rejected_images;
   const tail = failed > 0 ? `; ${failed} not uploaded` : '';
-  return `Saved ${s.count_images} images (${formatBytes(s.size_bytes)}) of booking ${s.id} in ${formatDuration(s.duration_in_seconds * 1000)} (${s.speed_in_mb_s.toFixed(1)} MB/s)${tail}`;
+  return `Saved ${s.count_images} ${s.count_images === 1 ? 'image' : 'images'} (${formatBytes(s.size_bytes)}) of booking ${s.id} in ${formatDuration(s.duration_in_seconds * 1000)} (${s.speed_in_mb_s.toFixed(1)} MB/s)${tail}`;
 }
 
 function round(v: number, digits: number): number {
