@@ -8,54 +8,10 @@ import { test } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { SpeedBaseline } from '../agent/sources/uploads/bookings.ts';
 import { collect, startCli, waitForOutput } from './support/cli.ts';
-import { writeConfig, type TestConfig } from './support/config.ts';
 import { BOOTH } from './support/documents.ts';
 import { tempDir } from './support/tmp.ts';
 import { UploadReceiver } from './support/upload-receiver.ts';
-
-interface Doc {
-  event: { dataset: string; action?: string };
-  booking: Record<string, number | string>;
-  file?: { name: string };
-  upload?: { outcome: string; speed_mb_s: number; bytes: number; attempt: number; duration_ms: number };
-  http?: { response: { status_code: number } };
-  message?: string;
-}
-
-function writeBooking(cfg: TestConfig, booking: string, sizes: number[], marker = true): string[] {
-  const dir = path.join(cfg.watchDir, booking);
-  fs.mkdirSync(dir, { recursive: true });
-  const names = sizes.map((size, i) => {
-    const name = `IMG_${String(i + 1).padStart(4, '0')}.jpg`;
-    fs.writeFileSync(path.join(dir, name), crypto.randomBytes(size));
-    return name;
-  });
-  if (marker) fs.writeFileSync(path.join(dir, '.complete'), '');
-  return names;
-}
-
-function documents(stateDir: string): Doc[] {
-  const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH, check: false });
-  try {
-    return [...buffer.documents()].map((e) => JSON.parse(e.body) as Doc);
-  } finally {
-    buffer.close();
-  }
-}
-
-async function waitUntil(ok: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function uploadConfig(dir: string, receiver: UploadReceiver, extra: Record<string, unknown> = {}) {
-  return writeConfig(dir, {
-    uploads: { url: receiver.urlTemplate, settle_time: '200ms', booking_idle_timeout: '1m', retry: { attempts: 6, min_delay: '100ms', max_delay: '1s' }, ...extra },
-  });
-}
+import { documents, uploadConfig, waitUntil, writeBooking } from './support/uploads.ts';
 
 for (const rate of [1, 5, 20]) {
   test(`accuracy at ${rate} MB/s: every upload speed and the booking speed within ±5% of the receiver's`, { timeout: 60_000 }, async (t) => {
@@ -200,7 +156,7 @@ test('a slowdown inside a long booking is recorded while the booking runs (rolli
   seed.close();
 
   // 16 × 200 KB at 1 MB/s: 3.2 s of a booking that is not finished (no marker).
-  writeBooking(cfg, 'long', Array.from({ length: 16 }, () => 200_000), false);
+  writeBooking(cfg, 'long', Array.from({ length: 16 }, () => 200_000), { marker: false });
   const child = startCli(['run', '--config', cfg.file]);
   const done = collect(child, undefined, 60_000);
   await waitForOutput(child, /Upload speed fell to [\d.]+ MB\/s over the last 2s in booking long, below half of this booth's usual 10\.0 MB\/s/, 20_000);
@@ -218,7 +174,7 @@ test('a slowdown inside a long booking is recorded while the booking runs (rolli
   child.kill('SIGTERM');
   assert.equal((await done).code, 0);
 
-  const docs = documents(cfg.stateDir) as (Doc & { speed?: { current_mb_s: number; baseline_mb_s: number; window_s?: number } })[];
+  const docs = documents(cfg.stateDir);
   const events = docs.filter((d) => d.event.action === 'speed_degraded' || d.event.action === 'speed_recovered');
   assert.deepEqual(events.map((e) => e.event.action), ['speed_degraded', 'speed_recovered'], 'one event each; the booking end adds none');
   const [degraded, recovered] = events as [(typeof events)[0], (typeof events)[0]];

@@ -60,8 +60,8 @@ const FILE_PROBLEMS = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ESHRUNK']);
 class FileChanged extends Error {
   override name = 'FileChanged';
   readonly retryAt: number;
-  constructor(retryAt: number) {
-    super('the file changed during its upload');
+  constructor(retryAt: number, message: string) {
+    super(message);
     this.retryAt = retryAt;
   }
 }
@@ -141,6 +141,8 @@ export class UploadSource implements Source {
       },
     });
     this.watcher.on('add', (p) => this.onFile(p));
+    // An empty file that gets its content later; a file whose success is recorded is not sent again.
+    this.watcher.on('change', (p) => this.onFile(p));
     this.watcher.on('error', (err) => this.logger.error('watching the photo folder failed', { watch_dir: this.watchDir, error: err }));
     this.timer = setInterval(() => this.tick(), CHECK_INTERVAL_MS);
   }
@@ -260,11 +262,14 @@ export class UploadSource implements Source {
     if (row?.status === 'uploaded') return;
     const stat = this.uploadable(rel);
     if (!stat) {
-      if (row) this.vanished(rel, booking, file, row);
+      if (row && !(row.status === 'rejected' && row.nextAttemptAt === NEVER)) this.vanished(rel, booking, file, row);
       return;
     }
     const now = Date.now();
-    if (row && row.status !== 'pending' && (row.nextAttemptAt ?? 0) > now) {
+    // A file that changed since its last attempt (an empty file that got its content, a vanished one
+    // written again) is a new file: it does not wait out the old verdict.
+    const changed = row !== undefined && (row.size !== stat.size || row.mtimeMs !== Math.round(stat.mtimeMs));
+    if (row && !changed && row.status !== 'pending' && (row.nextAttemptAt ?? 0) > now) {
       this.park(rel, row.nextAttemptAt!);
       return;
     }
@@ -317,7 +322,7 @@ export class UploadSource implements Source {
           });
           // The file changed or went away under the upload: look at it afresh once it has settled
           // rather than send the old length again.
-          if (retryAt !== undefined) throw new AbortError(new FileChanged(retryAt));
+          if (retryAt !== undefined) throw new AbortError(new FileChanged(retryAt, r.error!.message));
           throw new RetryableUpload(r);
         },
         {
@@ -336,7 +341,10 @@ export class UploadSource implements Source {
       );
     } catch (err) {
       if (this.stopping) return;
-      if (err instanceof FileChanged) return this.park(rel, err.retryAt);
+      if (err instanceof FileChanged) {
+        this.logger.warn('the file changed while it was uploaded; it is uploaded afresh once it has settled', { file: rel, error: err.message });
+        return this.park(rel, err.retryAt);
+      }
       // Out of attempts for this round: the file waits for the next one.
       const next = Date.now() + u.retry.max_delay;
       this.buffer.putUpload({ ...base, status: 'failing', attempts, lastError: (err as Error).message, nextAttemptAt: next });
