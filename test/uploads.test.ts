@@ -32,12 +32,18 @@ for (const rate of [1, 5, 20]) {
     const docs = documents(cfg.stateDir);
     const uploads = docs.filter((d) => d.event.dataset === 'booth.upload' && d.upload?.outcome === 'success');
     assert.equal(uploads.length, names.length);
+    const records = receiver.uploads().filter((r) => r.status === 201);
     for (const u of uploads) {
-      const error = u.upload!.speed_mb_s / rate - 1;
-      assert.ok(Math.abs(error) <= 0.05, `${u.file!.name}: reported ${u.upload!.speed_mb_s} MB/s at ${rate} MB/s (${(error * 100).toFixed(1)}%)`);
+      // The receiver's rate is what it actually achieved for this body (bytes over its own read
+      // time): on a starved CI machine a paced reader falls behind its nominal rate, and the agent
+      // must report the truth, not the nominal figure.
+      const seen = records.find((r) => r.file === u.file!.name)!;
+      const truth = seen.bytes / 1e6 / seen.receiverSeconds!;
+      assert.ok(Math.abs(truth / rate - 1) <= 0.25, `the receiver kept roughly to its pace (${truth.toFixed(2)} MB/s at ${rate} MB/s)`);
+      const error = u.upload!.speed_mb_s / truth - 1;
+      assert.ok(Math.abs(error) <= 0.05, `${u.file!.name}: reported ${u.upload!.speed_mb_s} MB/s, the receiver read at ${truth.toFixed(3)} MB/s (${(error * 100).toFixed(1)}%)`);
       assert.equal(u.upload!.bytes, sizes[names.indexOf(u.file!.name)]);
     }
-    const records = receiver.uploads().filter((r) => r.status === 201);
     const wall = (Math.max(...records.map((r) => r.endedAt!)) - Math.min(...records.map((r) => r.startedAt!))) / 1000;
     const truth = sizes.reduce((a, b) => a + b, 0) / 1e6 / wall;
     const booking = docs.find((d) => d.event.dataset === 'booth.booking')!;
