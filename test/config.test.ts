@@ -9,6 +9,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG_PATH, formatProblem, loadConfig, resolveConfigPath, type LoadResult, type Problem } from '../agent/config/load.ts';
+import { COUNTRY_CODES } from '../agent/config/countries.ts';
 import { configSchema } from '../agent/config/schema.ts';
 import { formatBytes, formatDuration, parseDuration, parseSize } from '../agent/config/units.ts';
 import { runCli, type CliResult } from './support/cli.ts';
@@ -925,4 +926,12 @@ test('an unreadable tls.ca_file', skipUnprivileged, async (t) => {
   const f = openFixture(t);
   const ca = secretFile(f, 'ca.pem', 'CA', 0o000);
   assertOneProblem(await checkAsUnprivileged(f, cfg(f, { uploads: { tls: { ca_file: ca } } })), 'uploads.tls.ca_file', 'not readable', ca);
+});
+
+test('booth.country: the ISO 3166-1 list — every code is one ICU knows; withdrawn and non-country codes are not in it', () => {
+  const icu = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
+  assert.equal(COUNTRY_CODES.size, 250, '249 assigned codes and XK');
+  for (const code of COUNTRY_CODES) assert.ok(icu.of(code), `${code} is a region ICU knows`);
+  for (const code of ['SU', 'YU', 'CS', 'AN', 'UK', 'EU', 'UN', 'ZZ', 'QO', 'XA', 'AC']) assert.ok(!COUNTRY_CODES.has(code), `${code} is not an ISO 3166-1 country`);
+  for (const code of ['US', 'DE', 'GB', 'JP', 'BR', 'ZA', 'XK']) assert.ok(COUNTRY_CODES.has(code), code);
 });

@@ -1,4 +1,5 @@
 // Dispatches `booth-agent <command>` to the command files beside this one.
+import './lazy-intl.ts';
 import { parseArgs } from 'node:util';
 import { checkConfig } from './check-config.ts';
 import { demo } from './demo.ts';

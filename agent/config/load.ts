@@ -6,6 +6,7 @@ import nodePath from 'node:path';
 import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
 import { keysAt } from './schema-walk.ts';
+import { COUNTRY_CODES, NOT_COUNTRIES } from './countries.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/booth-agent/config.yaml';
 
@@ -205,24 +206,13 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-const REGION_NAMES = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
-// Codes ICU knows that are not ISO 3166-1 countries.
-const NOT_COUNTRIES: Record<string, string> = {
-  UK: 'the ISO code of the United Kingdom is GB',
-  EU: 'EU is a union, not a country',
-  EZ: 'EZ is the eurozone, not a country',
-  UN: 'UN is not a country',
-  ZZ: 'ZZ means unknown',
-  QO: 'QO is not a country',
-};
-
 // Header names whose values are credentials: they belong in uploads.header_files.
 const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|x-auth-token)$|token|secret|password/i;
 
 function crossChecks(config: Config, raw: unknown): Problem[] {
   const problems: Problem[] = [];
   const c = config.booth.country;
-  if (NOT_COUNTRIES[c] || !REGION_NAMES.of(c)) {
+  if (!COUNTRY_CODES.has(c)) {
     const why = NOT_COUNTRIES[c] ? ` (${NOT_COUNTRIES[c]})` : '';
     problems.push({ path: 'booth.country', message: `expected an ISO 3166-1 alpha-2 country code, got "${c}"${why}` });
   }
