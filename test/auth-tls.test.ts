@@ -1,29 +1,22 @@
 // Authentication and TLS of the OpenSearch sinks (agent/sinks/opensearch/{auth,service}.ts):
 // SigV4 against AWS's published Signature Version 4 Test Suite, the payload-hash header Serverless
 // (aoss) needs, basic and bearer headers, and OpenSearchService.post against a loopback HTTPS
-// server whose certificates (throwaway CA, server and client certificates) are made here with the
-// `openssl` command. Reference: /work/shared/reference/opensearch.md §5.3.
+// server whose certificates (throwaway CA, server and client certificates) are made with the
+// `openssl` command by test/support/tls.ts. Reference: /work/shared/reference/opensearch.md §5.3.
 //
 // Expected Authorization values are AWS's published vectors (credentials AKIDEXAMPLE, region
 // us-east-1, service "service", 20150830T123600Z), as carried by awslabs/aws-c-auth
 // tests/aws-signing-test-suite/v4/*/header-signed-request.txt and by the AWS SDK for JavaScript v3
 // (@aws-sdk/signature-v4 suite.fixture).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { after, test, type TestContext } from 'node:test';
-import type { TLSSocket } from 'node:tls';
+import { test, type TestContext } from 'node:test';
 import zlib from 'node:zlib';
 import aws4 from 'aws4';
 import { authenticate, signV4, type Headers } from '../agent/sinks/opensearch/auth.ts';
 import { OpenSearchService } from '../agent/sinks/opensearch/service.ts';
 import type { AuthSettings, SinkSettings, TlsSettings } from '../agent/sinks/opensearch/settings.ts';
+import { certificates, SERVER_DATE, startServer, type Received } from './support/tls.ts';
 
 type SigV4 = Extract<AuthSettings, { type: 'sigv4' }>;
 
@@ -213,149 +206,7 @@ test('bearer auth: Authorization is "Bearer <token>" exactly; none adds nothing'
 });
 
 // ---------------------------------------------------------------------------------------------
-// 3. TLS against a loopback HTTPS server, certificates made with openssl
-
-interface Pems {
-  ca: string;
-  serverKey: string;
-  serverCert: string;
-  /** A server certificate from the same CA, but for IP 127.0.0.2. */
-  otherKey: string;
-  otherCert: string;
-  clientKey: string;
-  clientCert: string;
-}
-
-const OPENSSL_CONFIG = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = booth-agent test
-[ca_ext]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[other_ext]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.2
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[client_ext]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-`;
-
-let pemCache: Pems | undefined;
-let pemDir: string | undefined;
-after(() => {
-  if (pemDir) fs.rmSync(pemDir, { recursive: true, force: true });
-});
-
-/** A throwaway CA with a server certificate for 127.0.0.1 and a client certificate (made once per file). */
-function certificates(): Pems {
-  if (pemCache) return pemCache;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-tls-'));
-  pemDir = dir;
-  const openssl = (args: string[]) => {
-    try {
-      execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
-      if (e.code === 'ENOENT') {
-        throw new Error('the TLS tests need the `openssl` command to make their certificates, and it is not on PATH: install OpenSSL (CI does)');
-      }
-      throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr?.toString() ?? e.message}`);
-    }
-  };
-  fs.writeFileSync(path.join(dir, 'openssl.cnf'), OPENSSL_CONFIG);
-  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', '-config', 'openssl.cnf', '-extensions', 'ca_ext', ...newKey, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=booth-agent test CA']);
-  const leaf = (name: string, cn: string, ext: string, serial: string) => {
-    openssl(['req', '-new', '-config', 'openssl.cnf', ...newKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial, '-days', '2', '-extfile', 'openssl.cnf', '-extensions', ext, '-out', `${name}.crt`]);
-  };
-  leaf('server', '127.0.0.1', 'server_ext', '2');
-  leaf('other', '127.0.0.2', 'other_ext', '3');
-  leaf('client', 'booth-FB-1042', 'client_ext', '4');
-  const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
-  pemCache = {
-    ca: read('ca.crt'),
-    serverKey: read('server.key'),
-    serverCert: read('server.crt'),
-    otherKey: read('other.key'),
-    otherCert: read('other.crt'),
-    clientKey: read('client.key'),
-    clientCert: read('client.crt'),
-  };
-  return pemCache;
-}
-
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  authorized: boolean;
-  peerCN: string | undefined;
-}
-
-interface Reply {
-  status?: number;
-  body?: string;
-  headers?: Record<string, string>;
-}
-
-const SERVER_DATE = 'Sun, 30 Aug 2015 12:36:00 GMT';
-
-/** A loopback HTTPS server recording every request; closed when the test ends. */
-async function startServer(t: TestContext, tls: https.ServerOptions, reply: (r: Received) => Reply = () => ({})): Promise<{ url: URL; received: Received[] }> {
-  const received: Received[] = [];
-  const server = https.createServer(tls, async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const socket = req.socket as TLSSocket;
-    const peer = socket.getPeerCertificate();
-    const r: Received = {
-      method: req.method ?? '',
-      url: req.url ?? '',
-      headers: req.headers,
-      body: Buffer.concat(chunks),
-      authorized: socket.authorized,
-      peerCN: peer && typeof peer.subject?.CN === 'string' ? peer.subject.CN : undefined,
-    };
-    received.push(r);
-    const out = reply(r);
-    const body = out.body ?? '{"took":1,"errors":false,"items":[]}';
-    res.writeHead(out.status ?? 200, { 'content-type': 'application/json', date: SERVER_DATE, ...out.headers });
-    res.end(body);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const { port } = server.address() as AddressInfo;
-  return { url: new URL(`https://127.0.0.1:${port}`), received };
-}
+// 3. TLS against a loopback HTTPS server, certificates made with openssl (test/support/tls.ts)
 
 function sinkSettings(url: URL, over: { tls: TlsSettings; auth?: AuthSettings; gzip?: boolean }): SinkSettings {
   return {
