@@ -66,20 +66,28 @@ export class UploadClient {
     let firstByteAt: number | undefined;
     let firstByteWall: number | undefined;
     let respondedAt: number | undefined;
-    let sent = 0;
-    // The clock starts when the socket has taken the first body bytes — not when the file was
-    // first read, which happens before the connection is even open.
-    const onSent = (bytes: number) => {
-      if (sent === 0) {
-        firstByteAt = performance.now();
-        firstByteWall = Date.now();
-      }
-      sent += bytes;
+    // Bytes handed to the request, and those the socket has reported gone. With an answer the
+    // first count is the body sent (over TLS the report of the last bytes can come after the
+    // server's answer to them); without one, only what left counts.
+    let written = 0;
+    let left = 0;
+    const progress = {
+      written: (bytes: number) => (written += bytes),
+      left: (bytes: number) => {
+        // The clock starts when the socket has taken the first body bytes — not when the file
+        // was first read, which happens before the connection is even open.
+        if (firstByteAt === undefined) {
+          firstByteAt = performance.now();
+          firstByteWall = Date.now();
+        }
+        left += bytes;
+      },
     };
     const result = (base: Partial<AttemptResult>): AttemptResult => {
       const end = respondedAt ?? performance.now();
       const durationMs = Math.max(0.001, end - (firstByteAt ?? started));
       const startedAt = firstByteWall ?? startedWall;
+      const sent = respondedAt !== undefined ? written : left;
       return { ok: false, bytes: sent, durationMs, speedMbS: sent / 1e6 / (durationMs / 1000), timings: {}, startedAt, endedAt: startedAt + durationMs, ...base };
     };
 
@@ -115,7 +123,7 @@ export class UploadClient {
     response.catch(() => {});
     finished.catch(() => {});
     try {
-      const sending = sendFile(handle, file, size, request, onSent);
+      const sending = sendFile(handle, file, size, request, progress);
       sending.catch(() => {});
       // A server may answer (a 4xx, say) before it has read the whole body: the answer ends the attempt.
       await Promise.race([sending.then(() => finished), response.then(() => finished)]);
@@ -148,7 +156,7 @@ export class UploadClient {
  * reused only once the socket has taken it (the write callback). Fresh buffers per chunk would be
  * freed only when V8 next collects — at 200 MB/s that let the agent's RSS grow by ~60 MB.
  */
-async function sendFile(handle: FileHandle, file: string, size: number, request: Request, onSent: (bytes: number) => void): Promise<void> {
+async function sendFile(handle: FileHandle, file: string, size: number, request: Request, progress: { written: (bytes: number) => void; left: (bytes: number) => void }): Promise<void> {
   const free = Array.from({ length: BUFFERS }, () => Buffer.allocUnsafeSlow(CHUNK));
   let wake: (() => void) | undefined;
   let failed: Error | undefined;
@@ -167,8 +175,9 @@ async function sendFile(handle: FileHandle, file: string, size: number, request:
       const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, size - offset), offset);
       if (bytesRead === 0) throw Object.assign(new Error(`${file} became shorter while it was uploaded (${offset} of ${size} bytes)`), { code: 'ESHRUNK' });
       offset += bytesRead;
+      progress.written(bytesRead);
       request.write(bytesRead === CHUNK ? buffer : buffer.subarray(0, bytesRead), (err) => {
-        if (!err) onSent(bytesRead);
+        if (!err) progress.left(bytesRead);
         free.push(buffer);
         wake?.();
       });
