@@ -1,0 +1,128 @@
+// What the kernel says about the network, read straight from /proc and /sys: the default route and
+// its gateway, the interface's kind, link speed, MTU and state, its byte, error and drop counters,
+// and the Wi-Fi signal. Small files, read synchronously in microseconds — nothing here shells out,
+// so nothing here can hang. The roots are parameters: tests inject readings through a fake tree.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type InterfaceType = 'wired' | 'wireless' | 'cellular' | 'virtual' | 'unknown';
+
+export interface InterfaceFacts {
+  name: string;
+  type: InterfaceType;
+  /** Negotiated link speed; absent when the kernel does not know it (Wi-Fi, link down). */
+  speed_mbps?: number;
+  mtu?: number;
+  operstate?: string;
+}
+
+export interface Counters {
+  rx_bytes: number;
+  tx_bytes: number;
+  errors: number;
+  dropped: number;
+}
+
+export interface Signal {
+  signal_dbm: number;
+  /** Link quality, 0–100 %. */
+  quality: number;
+}
+
+/** Where a sample's readings come from; the network source takes any implementation. */
+export interface NetworkReadings {
+  defaultRoute(): { iface: string; gateway?: string } | undefined;
+  interfaceFacts(name: string): InterfaceFacts;
+  counters(name: string): Counters | undefined;
+  signal(name: string): Signal | undefined;
+}
+
+export class KernelReadings implements NetworkReadings {
+  private readonly proc: string;
+  private readonly sys: string;
+
+  constructor(roots: { proc?: string; sys?: string } = {}) {
+    this.proc = roots.proc ?? '/proc';
+    this.sys = roots.sys ?? '/sys';
+  }
+
+  /** The route to 0.0.0.0/0 with the lowest metric (IPv4; /proc/net/route). */
+  defaultRoute(): { iface: string; gateway?: string } | undefined {
+    const text = readText(path.join(this.proc, 'net/route'));
+    if (!text) return undefined;
+    let best: { iface: string; gateway?: string; metric: number } | undefined;
+    for (const line of text.split('\n').slice(1)) {
+      const [iface, destination, gateway, flags, , , metric, mask] = line.trim().split(/\s+/);
+      if (!iface || destination !== '00000000' || mask !== '00000000') continue;
+      // RTF_UP
+      if ((parseInt(flags ?? '0', 16) & 0x1) === 0) continue;
+      const m = Number(metric);
+      if (best && best.metric <= m) continue;
+      const gw = gateway && gateway !== '00000000' ? hexToIPv4(gateway) : undefined;
+      best = { iface, metric: m, ...(gw ? { gateway: gw } : {}) };
+    }
+    if (!best) return undefined;
+    const { metric: _metric, ...route } = best;
+    return route;
+  }
+
+  interfaceFacts(name: string): InterfaceFacts {
+    const dir = path.join(this.sys, 'class/net', name);
+    const speed = Number(readText(path.join(dir, 'speed')));
+    const mtu = Number(readText(path.join(dir, 'mtu')));
+    const operstate = readText(path.join(dir, 'operstate'))?.trim();
+    return {
+      name,
+      type: this.typeOf(name, dir),
+      // The kernel reports -1 (or fails to read) when it does not know, e.g. Wi-Fi or a link that is down.
+      ...(Number.isFinite(speed) && speed > 0 ? { speed_mbps: speed } : {}),
+      ...(Number.isFinite(mtu) && mtu > 0 ? { mtu } : {}),
+      ...(operstate ? { operstate } : {}),
+    };
+  }
+
+  counters(name: string): Counters | undefined {
+    const dir = path.join(this.sys, 'class/net', name, 'statistics');
+    const read = (f: string) => Number(readText(path.join(dir, f)) ?? NaN);
+    const c = { rx_bytes: read('rx_bytes'), tx_bytes: read('tx_bytes'), errors: read('rx_errors') + read('tx_errors'), dropped: read('rx_dropped') + read('tx_dropped') };
+    return Object.values(c).every(Number.isFinite) ? c : undefined;
+  }
+
+  /** Signal level and link quality of a wireless interface (/proc/net/wireless). */
+  signal(name: string): Signal | undefined {
+    const text = readText(path.join(this.proc, 'net/wireless'));
+    if (!text) return undefined;
+    for (const line of text.split('\n').slice(2)) {
+      const m = /^\s*([^:\s]+):\s+\S+\s+(-?[\d.]+)\.?\s+(-?[\d.]+)\.?/.exec(line);
+      if (!m || m[1] !== name) continue;
+      const link = Number(m[2]);
+      const level = Number(m[3]);
+      // Quality is out of 70 in most drivers; levels above 0 are old drivers' unsigned dBm.
+      return { signal_dbm: level > 0 ? level - 256 : level, quality: Math.max(0, Math.min(100, Math.round((link / 70) * 100))) };
+    }
+    return undefined;
+  }
+
+  private typeOf(name: string, dir: string): InterfaceType {
+    if (fs.existsSync(path.join(dir, 'wireless')) || fs.existsSync(path.join(dir, 'phy80211'))) return 'wireless';
+    const devtype = /^DEVTYPE=(\S+)/m.exec(readText(path.join(dir, 'uevent')) ?? '')?.[1];
+    if (devtype === 'wwan' || /^(wwan|usb|ppp|rmnet|wwp)/.test(name)) return 'cellular';
+    if (devtype === 'wlan') return 'wireless';
+    if (!fs.existsSync(path.join(dir, 'device'))) return name === 'lo' || /^(veth|docker|br-|virbr|tun|tap|wg|ifb)/.test(name) ? 'virtual' : 'unknown';
+    return 'wired';
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** /proc/net/route writes addresses as little-endian hex. */
+function hexToIPv4(hex: string): string {
+  const n = parseInt(hex, 16);
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff].join('.');
+}
