@@ -103,6 +103,8 @@ const probe = z.strictObject({
   dns_ms: millis().optional(),
   connect_ms: millis().optional(),
   tls_ms: millis().optional(),
+  rtt_ms: millis().optional(),
+  loss_pct: float().optional(),
   error: text(1024).optional(),
 });
 

@@ -25,6 +25,9 @@ export interface ProbeResult {
   dns_ms?: number;
   connect_ms?: number;
   tls_ms?: number;
+  /** Gateway probes (ping): average round trip and loss. */
+  rtt_ms?: number;
+  loss_pct?: number;
   error?: string;
 }
 

@@ -1,0 +1,50 @@
+// System commands (ping, iw, nmcli) for the facts /proc and /sys do not give. Each runs as a child
+// process — never on the event loop — in its own process group with a hard timeout, after which the
+// whole group is killed: a hung `nmcli` costs one sample its Wi-Fi name, never the agent a stall.
+import { spawn } from 'node:child_process';
+
+export interface CommandResult {
+  ok: boolean;
+  stdout: string;
+  /** In words: not installed, timed out, exit status and stderr. */
+  error?: string;
+}
+
+const MAX_OUTPUT = 64 * 1024;
+
+export function runCommand(command: string, args: readonly string[], timeoutMs: number): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let settled = false;
+    const finish = (r: CommandResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, LC_ALL: 'C' } });
+    const timer = setTimeout(() => {
+      killGroup(child.pid);
+      finish({ ok: false, stdout, error: `${command} gave no answer within ${timeoutMs / 1000} s (killed)` });
+    }, timeoutMs);
+    child.stdout.on('data', (d: Buffer) => (stdout = (stdout + d.toString()).slice(0, MAX_OUTPUT)));
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(0, MAX_OUTPUT)));
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      finish({ ok: false, stdout, error: err.code === 'ENOENT' ? `${command} is not installed` : `${command} could not run: ${err.message}` }),
+    );
+    child.on('close', (code, signal) => {
+      if (code === 0) finish({ ok: true, stdout });
+      else finish({ ok: false, stdout, error: `${command} ${signal ? `was killed by ${signal}` : `exited with status ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}` });
+    });
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
