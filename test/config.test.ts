@@ -286,6 +286,11 @@ const BAD: BadCase[] = [
     problems: () => [{ path: 'booth.country', includes: ['ISO 3166-1 alpha-2', 'upper case', 'got "us"'] }],
   },
   {
+    name: 'a network target that is neither host:port nor a URL',
+    config: (f) => cfg(f, { network: { targets: ['1.1.1.1:53', 'example.com', 'https://ok.example.com'] } }),
+    problems: () => [{ path: 'network.targets.1', includes: ['host:port or an http(s) URL', 'got "example.com"'] }],
+  },
+  {
     name: 'UK is not an ISO code: the hint says GB',
     config: (f) => cfg(f, { booth: { country: 'UK' } }),
     problems: () => [{ path: 'booth.country', includes: ['ISO 3166-1 alpha-2', 'got "UK"', 'GB'] }],
@@ -574,7 +579,7 @@ test('a minimal valid config applies every default', (t) => {
   assert.equal(c.opensearch.request_timeout, 30_000);
   assert.deepEqual(c.opensearch.retry, { min_delay: 1000, max_delay: 300_000 });
   assert.equal(c.heartbeat.interval, 30_000);
-  assert.deepEqual(c.network, { interval: 60_000, targets: [] });
+  assert.deepEqual(c.network, { interval: 60_000, probe_timeout: 5000, targets: [] });
   assert.deepEqual(c.buffer, { max_size: 256e6, max_age: 30 * 86_400_000 });
   assert.equal(result.secrets.size, 0);
 

@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
 import { keysAt } from './schema-walk.ts';
 import { COUNTRY_CODES, NOT_COUNTRIES } from './countries.ts';
+import { parseTarget } from './targets.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/booth-agent/config.yaml';
 
@@ -215,6 +216,9 @@ function crossChecks(config: Config, raw: unknown): Problem[] {
   if (!COUNTRY_CODES.has(c)) {
     const why = NOT_COUNTRIES[c] ? ` (${NOT_COUNTRIES[c]})` : '';
     problems.push({ path: 'booth.country', message: `expected an ISO 3166-1 alpha-2 country code, got "${c}"${why}` });
+  }
+  for (const [i, target] of config.network.targets.entries()) {
+    if (!parseTarget('target', target)) problems.push({ path: `network.targets.${i}`, message: `expected host:port or an http(s) URL, got "${target}"` });
   }
   const placeholders = [...config.uploads.url.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!);
   for (const p of placeholders) {

@@ -141,6 +141,7 @@ export const configSchema = z.strictObject({
   network: z
     .strictObject({
       interval: duration(SECOND, HOUR, { default: '60s', doc: 'how often network health is sampled' }),
+      probe_timeout: duration(100, MINUTE, { default: '5s', doc: 'each probe (DNS + connect + TLS, or the gateway pings) ends by then' }),
       targets: stringList(/^\S{1,512}$/, 'host:port or URLs', {
         default: [],
         doc: 'extra targets to probe; the gateway, upload host and OpenSearch host are always probed',

@@ -5,18 +5,10 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { ProbeRole, ProbeTarget } from '../../config/targets.ts';
 
-export type ProbeRole = 'gateway' | 'upload' | 'opensearch' | 'target';
-
-export interface ProbeTarget {
-  role: ProbeRole;
-  /** As configured or derived: a URL or host:port; what documents show. */
-  target: string;
-  host: string;
-  port: number;
-  /** Time a TLS handshake too (https targets). */
-  tls: boolean;
-}
+export type { ProbeRole, ProbeTarget } from '../../config/targets.ts';
+export { parseTarget } from '../../config/targets.ts';
 
 export interface ProbeResult {
   role: ProbeRole;
@@ -29,24 +21,6 @@ export interface ProbeResult {
   rtt_ms?: number;
   loss_pct?: number;
   error?: string;
-}
-
-/** A URL (http/https), or host:port; undefined when it is neither. */
-export function parseTarget(role: ProbeRole, text: string): ProbeTarget | undefined {
-  if (/^https?:\/\//i.test(text)) {
-    let url: URL;
-    try {
-      url = new URL(text.replace(/\{[^}]*\}/g, 'x'));
-    } catch {
-      return undefined;
-    }
-    const secure = url.protocol === 'https:';
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    return { role, target: `${url.protocol}//${url.host}`, host, port: url.port ? Number(url.port) : secure ? 443 : 80, tls: secure };
-  }
-  const m = /^\[?([^\]\s]+?)\]?:(\d{1,5})$/.exec(text);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return undefined;
-  return { role, target: text, host: m[1]!, port: Number(m[2]), tls: false };
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
