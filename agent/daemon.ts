@@ -12,6 +12,7 @@ import { sinkSettings } from './sinks/opensearch/settings.ts';
 import { OpenSearchSink } from './sinks/opensearch/sink.ts';
 import type { Sink } from './sinks/sink.ts';
 import { HeartbeatSource } from './sources/heartbeat.ts';
+import { NetworkSource, networkOptions } from './sources/network/source.ts';
 import { heartbeatUploads } from './sources/uploads/facts.ts';
 import { UploadSource } from './sources/uploads/source.ts';
 import { Recorder } from './sources/recorder.ts';
@@ -68,14 +69,21 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const maintenance = setInterval(() => safely(logger, 'buffer maintenance', () => buffer.pruneExpired()), MAINTENANCE_INTERVAL_MS);
   const heldFlush = setInterval(() => safely(logger, 'recording held documents', () => recorder.flushHeld()), HELD_FLUSH_INTERVAL_MS);
 
-  const uploads = new UploadSource(uploadOptions(config, opts.secrets), recorder, buffer, logger);
+  const network = new NetworkSource(networkOptions(config), { recorder, buffer, logger });
+  const uploads = new UploadSource(uploadOptions(config, opts.secrets), recorder, buffer, logger, { moment: () => network.moment() });
   const heartbeat = new HeartbeatSource(recorder, buffer, logger, {
     intervalMs: config.heartbeat.interval,
     stateDir: config.state_dir,
     bootId: boot,
-    facts: { uploads: () => heartbeatUploads(uploads.facts()) },
+    facts: {
+      uploads: () => heartbeatUploads(uploads.facts()),
+      network: () => {
+        const latest = network.latest();
+        return latest ? { online: latest.online } : undefined;
+      },
+    },
   });
-  const sources: Source[] = [heartbeat, uploads];
+  const sources: Source[] = [heartbeat, network, uploads];
   const sinks: Sink[] = [];
   const shipping = sinkSettings(config, opts.secrets);
   if (shipping) {

@@ -46,7 +46,7 @@ test('a database overwritten with garbage: run quarantines it, starts fresh, rec
   assert.equal(resets[0].buffer.quarantined_path, path.join(cfg.stateDir, quarantined[0]!));
   assert.equal(buf.integrityCheck(), 'ok');
   const actions = [...buf.documents({ dataset: 'booth.agent' })].map((e) => JSON.parse(e.body).event.action);
-  assert.deepEqual(actions.sort(), ['started', 'state_reset', 'stopped']);
+  assert.deepEqual(actions.sort(), ['connectivity_lost', 'started', 'state_reset', 'stopped']);
 });
 
 test('a damaged page inside a small database is found at open', (t) => {

@@ -12,7 +12,7 @@ import type { Source } from './source.ts';
 /** What other parts of the agent contribute to the heartbeat (uploads, network — later issues). */
 export interface HeartbeatFacts {
   uploads?: () => Record<string, number>;
-  network?: () => { online: boolean };
+  network?: () => { online: boolean } | undefined;
 }
 
 export interface HeartbeatOptions {

@@ -6,13 +6,14 @@
 //
 //   readings (/proc, /sys) + probes (probe.ts, gateway.ts, wifi.ts) → sample → document + events
 import type { DocumentBuffer } from '../../buffer/buffer.ts';
+import type { Config } from '../../config/schema.ts';
 import { formatDuration } from '../../config/units.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Recorder } from '../recorder.ts';
 import type { Source } from '../source.ts';
 import type { Moment } from '../uploads/bookings.ts';
 import { pingGateway } from './gateway.ts';
-import { probe, type ProbeResult, type ProbeTarget } from './probe.ts';
+import { parseTarget, probe, type ProbeResult, type ProbeTarget } from './probe.ts';
 import { KernelReadings, type Counters, type InterfaceFacts, type NetworkReadings } from './readings.ts';
 import { wifiSsid } from './wifi.ts';
 
@@ -47,6 +48,16 @@ interface Connectivity {
   online: boolean;
   /** When it last changed (ms epoch): the start of an outage. */
   since: number;
+}
+
+/** The source's options from the config: the upload host, the OpenSearch host, network.targets. */
+export function networkOptions(config: Config): NetworkSourceOptions {
+  const targets = [
+    parseTarget('upload', config.uploads.url),
+    config.opensearch.url ? parseTarget('opensearch', config.opensearch.url) : undefined,
+    ...config.network.targets.map((t) => parseTarget('target', t)),
+  ].filter((t): t is ProbeTarget => t !== undefined);
+  return { intervalMs: config.network.interval, probeTimeoutMs: config.network.probe_timeout, targets };
 }
 
 const STATE = { connectivity: 'network.connectivity', interface: 'network.interface' } as const;
