@@ -6,6 +6,7 @@ import { demo } from './demo.ts';
 import type { Command } from './command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 import { exportCommand } from './export.ts';
+import { probeCommand } from './probe.ts';
 import { record } from './record.ts';
 import { run } from './run.ts';
 import { version } from './version.ts';
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   'check-config': checkConfig,
   record,
   export: exportCommand,
+  probe: probeCommand,
   demo,
   version,
 };
