@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { STATE_KEYS } from '../agent/buffer/state-keys.ts';
 import { createLogger } from '../agent/log/logger.ts';
 import { parseTarget } from '../agent/config/targets.ts';
 import { NetworkSource, type NetworkProviders } from '../agent/sources/network/source.ts';
@@ -164,4 +165,9 @@ test('interface changes from injected readings: link speed 1000 → 100, then Wi
   assert.deepEqual(all.at(-1)!.network!.wifi, { ssid: 'Booth-WiFi', signal_dbm: -67, quality: 61 });
   for (const d of docs()) assert.ok(validateDocument(d).ok, JSON.stringify(validateDocument(d)));
   assert.deepEqual(source.moment(), { network: { online: true, interface: { name: 'wlan0', type: 'wireless', mtu: 1500 } } });
+  // What `status` reads, from another process: the last sample, kept in the buffer's state.
+  const latest = buffer.getState<{ online: boolean; interface: InterfaceFacts; wifi: unknown; probes: unknown[] }>(STATE_KEYS.networkLatest)!;
+  assert.equal(latest.interface.name, 'wlan0');
+  assert.deepEqual(latest.wifi, { ssid: 'Booth-WiFi', signal_dbm: -67, quality: 61 });
+  assert.equal(latest.probes.length, 2);
 });

@@ -11,4 +11,10 @@ export const STATE_KEYS = {
   shipAuthProblem: 'ship.auth_problem',
   /** {at}: the last heartbeat recorded. */
   heartbeatLast: 'heartbeat.last',
+  /** {online, since}: connectivity and when it last changed (the start of an outage). */
+  networkConnectivity: 'network.connectivity',
+  /** The interface of the last sample, to tell a change. */
+  networkInterface: 'network.interface',
+  /** The last network sample (interface, Wi-Fi, probes), for `status`. */
+  networkLatest: 'network.latest',
 } as const;

@@ -6,6 +6,7 @@
 //
 //   readings (/proc, /sys) + probes (probe.ts, gateway.ts, wifi.ts) → sample → document + events
 import type { DocumentBuffer } from '../../buffer/buffer.ts';
+import { STATE_KEYS } from '../../buffer/state-keys.ts';
 import type { Config } from '../../config/schema.ts';
 import { formatDuration } from '../../config/units.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -60,7 +61,7 @@ export function networkOptions(config: Config): NetworkSourceOptions {
   return { intervalMs: config.network.interval, probeTimeoutMs: config.network.probe_timeout, targets };
 }
 
-const STATE = { connectivity: 'network.connectivity', interface: 'network.interface' } as const;
+const STATE = { connectivity: STATE_KEYS.networkConnectivity, interface: STATE_KEYS.networkInterface, latest: STATE_KEYS.networkLatest } as const;
 
 export class NetworkSource implements Source {
   readonly name = 'network';
@@ -181,6 +182,7 @@ export class NetworkSource implements Source {
     if (iface.event) docs.push(iface.event);
     this.recorder.record(docs, (tx) => {
       tx.setState(STATE.connectivity, connectivity.next);
+      tx.setState(STATE.latest, s);
       if (s.interface) tx.setState(STATE.interface, iface.next);
     });
   }
