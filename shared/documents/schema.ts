@@ -43,6 +43,9 @@ const common = {
     version: keyword(64),
     uptime_s: long(),
     boot_id: keyword(64),
+    /** The event loop's worst and 99th-percentile delay since the previous heartbeat: a stalled agent shows here. */
+    loop_delay_max_ms: millis(),
+    loop_delay_p99_ms: millis(),
   }),
   error: group({ type: keyword(), message: text(4096), code: keyword() }).optional(),
 };

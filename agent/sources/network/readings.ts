@@ -41,9 +41,13 @@ export class KernelReadings implements NetworkReadings {
   private readonly proc: string;
   private readonly sys: string;
 
-  constructor(roots: { proc?: string; sys?: string } = {}) {
-    this.proc = roots.proc ?? '/proc';
-    this.sys = roots.sys ?? '/sys';
+  /**
+   * HOST_PROC and HOST_SYS move the roots, as in gopsutil, Telegraf and Metricbeat: an agent in a
+   * container reads the host's /proc and /sys where they are mounted (and tests give a fake tree).
+   */
+  constructor(roots: { proc?: string; sys?: string } = {}, env: NodeJS.ProcessEnv = process.env) {
+    this.proc = roots.proc ?? env['HOST_PROC'] ?? '/proc';
+    this.sys = roots.sys ?? env['HOST_SYS'] ?? '/sys';
   }
 
   /** The route to 0.0.0.0/0 with the lowest metric (IPv4; /proc/net/route). */
