@@ -3,7 +3,7 @@
 import { DocumentBuffer } from '../buffer/buffer.ts';
 import { parseDuration } from '../config/units.ts';
 import { boothIdentity } from '../daemon.ts';
-import { DATASETS, type Dataset } from '../../shared/documents/schema.ts';
+import { DATASETS, type Dataset } from '../../shared/documents/datasets.ts';
 import { CONFIG_OPTION, type Command } from './command.ts';
 import { configFor } from './config-for-command.ts';
 import { CliError, EXIT } from './exit-codes.ts';

@@ -6,7 +6,6 @@ import { DocumentBuffer } from '../buffer/buffer.ts';
 import { boothIdentity } from '../daemon.ts';
 import type { BoothDocument } from '../../shared/documents/schema.ts';
 import { expandDottedKeys, stamp } from '../../shared/documents/stamp.ts';
-import { validateDocument } from '../../shared/documents/validate.ts';
 import { CONFIG_OPTION, type Command } from './command.ts';
 import { configFor } from './config-for-command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
@@ -21,6 +20,8 @@ export const record: Command = {
   options: { ...CONFIG_OPTION, file: { type: 'string', short: 'f' } },
   async run(ctx) {
     const { config } = configFor(ctx);
+    // Loaded here, not at the top: building every dataset's schema costs the daemon memory it never uses.
+    const { validateDocument } = await import('../../shared/documents/validate.ts');
     const file = ctx.values['file'] as string | undefined;
     let input: NodeJS.ReadableStream;
     try {

@@ -4,24 +4,8 @@
 import { z } from 'zod';
 import { bool, float, group, integer, keyword, labels, long, millis, oneOf, signedFloat, signedLong, text, timestamp } from './fields.ts';
 
-export const DATASETS = ['booth.upload', 'booth.booking', 'booth.network', 'booth.heartbeat', 'booth.agent'] as const;
-export type Dataset = (typeof DATASETS)[number];
-
-export const AGENT_ACTIONS = [
-  'started',
-  'stopped',
-  'connectivity_lost',
-  'connectivity_restored',
-  'interface_changed',
-  'speed_degraded',
-  'speed_recovered',
-  'upload_rejected',
-  'buffer_dropped',
-  'state_reset',
-  'clock_skew',
-  'disk_full',
-] as const;
-export type AgentAction = (typeof AGENT_ACTIONS)[number];
+export { AGENT_ACTIONS, DATASETS, type AgentAction, type Dataset } from './datasets.ts';
+import { AGENT_ACTIONS, DATASETS, type AgentAction, type Dataset } from './datasets.ts';
 
 const common = {
   '@timestamp': timestamp(),
