@@ -1,19 +1,22 @@
 // `npm run bench`: runs the benchmarks and prints one table. Options:
 //   --backlog N   documents in the large-backlog benchmark (default 1,000,000)
 //   --drain N     documents in the drain benchmark (default 200,000)
-//   --only NAME   buffer | drain | upload
+//   --only NAME   buffer | drain | upload | network
+//   --idle-minutes N   how long the idle agent is watched (default 5)
 import { parseArgs } from 'node:util';
 import { bufferBenchmarks } from './buffer.bench.ts';
 import { drainBenchmarks } from './drain.bench.ts';
+import { networkBenchmarks } from './network.bench.ts';
 import { uploadBenchmarks } from './upload.bench.ts';
 import { met, printTable, type Result } from './table.ts';
 
-const { values } = parseArgs({ options: { backlog: { type: 'string', default: '1000000' }, drain: { type: 'string', default: '200000' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { backlog: { type: 'string', default: '1000000' }, drain: { type: 'string', default: '200000' }, only: { type: 'string' }, 'idle-minutes': { type: 'string', default: '5' } } });
 const results: Result[] = [];
 console.log(`booth-agent benchmarks on ${process.platform}-${process.arch}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
 if (!values.only || values.only === 'buffer') results.push(...(await bufferBenchmarks({ backlog: Number(values.backlog) })));
 if (!values.only || values.only === 'drain') results.push(...(await drainBenchmarks({ backlog: Number(values.drain) })));
 if (!values.only || values.only === 'upload') results.push(...(await uploadBenchmarks({ files: 10, fileMb: 100 })));
+if (!values.only || values.only === 'network') results.push(...(await networkBenchmarks({ idleMinutes: Number(values['idle-minutes']) })));
 printTable(results);
 const missed = results.filter((r) => !met(r));
 if (missed.length > 0) {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { pingGateway } from '../agent/sources/network/gateway.ts';
+import { wifiSsid } from '../agent/sources/network/wifi.ts';
 import { tempDir } from './support/tmp.ts';
 
 /** A folder first on PATH holding `ping` with this shell body; PATH is restored after the test. */
@@ -94,4 +95,39 @@ test('a missing command is said so', async (t) => {
   fakePing(t, undefined);
   const result = await pingGateway('10.0.0.1', 1000);
   assert.deepEqual(result, { role: 'gateway', target: '10.0.0.1', ok: false, error: 'ping is not installed' });
+});
+
+/** Fake commands first on PATH (name → shell body); a name mapped to undefined is absent from PATH. */
+function fakeCommands(t: TestContext, commands: Record<string, string>): void {
+  const dir = tempDir(t);
+  for (const [name, body] of Object.entries(commands)) {
+    fs.writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`);
+    fs.chmodSync(path.join(dir, name), 0o755);
+  }
+  const saved = process.env['PATH'];
+  // Only the fakes and the shell's own tools: no real iw or nmcli can answer.
+  process.env['PATH'] = `${dir}:/usr/bin:/bin`;
+  t.after(() => {
+    process.env['PATH'] = saved;
+  });
+}
+
+test('Wi-Fi name from iw, from nmcli where iw is missing (with its escaped colons), none when neither knows', async (t) => {
+  fakeCommands(t, { iw: `cat <<'OUT'\nConnected to aa:bb:cc:dd:ee:ff (on wlan0)\n\tSSID: Booth WiFi 5G\n\tfreq: 5180\n\tsignal: -61 dBm\nOUT` });
+  assert.equal(await wifiSsid('wlan0', 1000), 'Booth WiFi 5G');
+});
+
+test('Wi-Fi name from nmcli when iw is not installed', async (t) => {
+  // PATH holds only the fakes, /usr/bin and /bin; iw usually lives in /usr/sbin.
+  const hasRealIw = ['/usr/bin/iw', '/bin/iw'].some((p) => fs.existsSync(p));
+  fakeCommands(t, { nmcli: `printf 'no:Neighbours\\nyes:Venue\\\\:Guest\\n'` });
+  if (hasRealIw) return; // this machine's own iw would answer first
+  assert.equal(await wifiSsid('wlan0', 1000), 'Venue:Guest');
+});
+
+test('Wi-Fi name: a hanging iw gives no name, within the timeout', async (t) => {
+  fakeCommands(t, { iw: 'sleep 60' });
+  const started = performance.now();
+  assert.equal(await wifiSsid('wlan0', 300), undefined);
+  assert.ok(performance.now() - started < 1000);
 });

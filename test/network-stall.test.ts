@@ -87,6 +87,12 @@ test('iw, nmcli and ping hanging for a minute: samples complete in their timeout
   const times = network.map((n) => Date.parse(n['@timestamp']));
   for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! < 1000 + 500 + 300, `samples ${times[i]! - times[i - 1]!} ms apart`);
 
+  // Uploads after the first sample name the interface they went out on.
+  const uploads = standIn.documents('booth-upload-*').map((d) => d.source as { booking: { id: string }; network?: { interface?: { name: string; type: string } } });
+  const named = uploads.filter((u) => u.booking.id === 'B1' && u.network?.interface);
+  assert.ok(named.length > 0, 'upload documents carry the interface');
+  for (const u of named) assert.deepEqual(u.network!.interface, { name: 'wlan0', type: 'wireless', mtu: 1500 });
+
   const beats = standIn.documents('booth-heartbeat-*').map((d) => d.source as { '@timestamp': string; agent: { loop_delay_max_ms?: number } }).filter((b) => Date.parse(b['@timestamp']) > window + 1000);
   assert.ok(beats.length >= 3, `${beats.length} heartbeats during the window`);
   for (const b of beats) assert.ok(b.agent.loop_delay_max_ms !== undefined && b.agent.loop_delay_max_ms < 100, `event loop delay ${b.agent.loop_delay_max_ms} ms`);

@@ -23,14 +23,14 @@ export interface HeartbeatOptions {
   facts?: HeartbeatFacts;
 }
 
-const LOOP_RESOLUTION_MS = 20;
+const LOOP_RESOLUTION_MS = 50;
 
 export class HeartbeatSource implements Source {
   readonly name = 'heartbeat';
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAt = performance.now();
   private readonly staticHost = staticHostFacts();
-  /** Sampled every 20 ms: coarse enough to cost nothing, fine enough to see a 100 ms stall. */
+  /** Sampled every 50 ms: 20 wake-ups a second cost next to nothing and still show a 100 ms stall. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   private readonly recorder: Recorder;
   private readonly buffer: DocumentBuffer;
@@ -69,7 +69,7 @@ export class HeartbeatSource implements Source {
   private loopDelayFacts(): Record<string, number> {
     const h = this.loopDelay;
     if (h.count === 0) return {};
-    // The histogram holds the time between its 20 ms timer's runs: the delay is what exceeds 20 ms.
+    // The histogram holds the time between its timer's runs: the delay is what exceeds the resolution.
     const late = (ns: number) => round1(Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS));
     const facts = { loop_delay_max_ms: late(h.max), loop_delay_p99_ms: late(h.percentile(99)) };
     h.reset();
