@@ -57,10 +57,9 @@ export const demo: Command = {
         say('5. The booking summaries, in the operator\'s words:');
         for (const { body } of buffer.documents({ dataset: 'booth.booking' })) say(`   ${JSON.parse(body).message}`);
         say('\n6. The agent\'s own events:');
-        for (const { body } of buffer.documents({ dataset: 'booth.agent' })) {
-          const doc = JSON.parse(body);
-          say(`   ${doc['@timestamp']}  ${doc.event.action.padEnd(8)} ${doc.message}`);
-        }
+        const events = [...buffer.documents({ dataset: 'booth.agent' })].map(({ body }) => JSON.parse(body) as { '@timestamp': string; event: { action: string }; message: string });
+        const width = Math.max(...events.map((e) => e.event.action.length));
+        for (const e of events) say(`   ${e['@timestamp']}  ${e.event.action.padEnd(width)}  ${e.message}`);
       } finally {
         buffer.close();
       }
