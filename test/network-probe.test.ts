@@ -4,21 +4,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { parseTarget, probe } from '../agent/sources/network/probe.ts';
+import { listen } from './support/listen.ts';
 import { certificates } from './support/tls.ts';
-
-/** Listens on loopback; every socket is destroyed and the server closed when the test ends. */
-async function listen(t: TestContext, server: net.Server | tls.Server): Promise<number> {
-  const sockets: net.Socket[] = [];
-  server.on('connection', (s: net.Socket) => sockets.push(s));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return (server.address() as net.AddressInfo).port;
-}
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
@@ -40,7 +29,7 @@ test('targets: URLs (with the upload template), host:port and IPv6; anything els
 });
 
 test('a plain TCP server: ok, the connect time, no DNS time for an address; a name is resolved and timed', async (t) => {
-  const port = await listen(t, net.createServer());
+  const { port } = await listen(t, net.createServer());
   const byAddress = await probe(parseTarget('target', `127.0.0.1:${port}`)!, 2000);
   assert.equal(byAddress.ok, true, byAddress.error);
   assert.equal(typeof byAddress.connect_ms, 'number');
@@ -55,7 +44,7 @@ test('a TLS server with a generated certificate: the handshake is timed (> 0)', 
   const pems = certificates();
   const server = tls.createServer({ key: pems.serverKey, cert: pems.serverCert }, (s) => s.end());
   server.on('tlsClientError', () => {});
-  const port = await listen(t, server);
+  const { port } = await listen(t, server);
   const result = await probe(parseTarget('upload', `https://127.0.0.1:${port}/x`)!, 2000);
   assert.equal(result.ok, true, result.error);
   assert.ok(result.tls_ms! > 0, `tls_ms ${result.tls_ms}`);
@@ -81,7 +70,7 @@ test('a name that does not resolve: a DNS error naming it', async () => {
 });
 
 test('a server that accepts and then stalls the TLS handshake: over within the bound, in words', async (t) => {
-  const port = await listen(t, net.createServer(() => {}));
+  const { port } = await listen(t, net.createServer(() => {}));
   const started = performance.now();
   const result = await probe(parseTarget('upload', `https://127.0.0.1:${port}`)!, 500);
   const elapsed = performance.now() - started;

@@ -4,11 +4,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { TLSSocket } from 'node:tls';
+import { listen } from './listen.ts';
 
 export interface Pems {
   ca: string;
@@ -143,17 +143,6 @@ export async function startServer(t: TestContext, tls: https.ServerOptions, repl
     res.writeHead(out.status ?? 200, { 'content-type': 'application/json', date: SERVER_DATE, ...out.headers });
     res.end(body);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const { port } = server.address() as AddressInfo;
+  const { port } = await listen(t, server);
   return { url: new URL(`https://127.0.0.1:${port}`), received };
 }
