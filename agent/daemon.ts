@@ -17,6 +17,7 @@ import { heartbeatUploads } from './sources/uploads/facts.ts';
 import { UploadSource } from './sources/uploads/source.ts';
 import { Recorder } from './sources/recorder.ts';
 import type { Source } from './sources/source.ts';
+import { claimPidFile } from './pid-file.ts';
 import { AGENT_VERSION } from '../shared/version.ts';
 import type { BoothIdentity } from '../shared/documents/stamp.ts';
 
@@ -44,6 +45,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const now = opts.now ?? Date.now;
   const startedAt = performance.now();
   const booth = boothIdentity(config);
+  // Before the buffer is touched: a second daemon on this state directory stops here.
+  const pidFile = claimPidFile(config.state_dir, AGENT_VERSION);
   const buffer = DocumentBuffer.open({
     stateDir: config.state_dir,
     maxSizeBytes: config.buffer.max_size,
@@ -115,6 +118,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const stops = await Promise.allSettled(sinks.map((s) => s.stop(deadline)));
   for (const r of stops) if (r.status === 'rejected') logger.error('a sink did not stop cleanly', { error: r.reason });
   buffer.close();
+  pidFile.release();
   logger.info('stopped', { signal, uptime_s: Math.round(uptimeMs / 1000) });
 }
 

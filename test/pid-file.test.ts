@@ -1,0 +1,53 @@
+// One daemon per state directory (agent/pid-file.ts): a second `run` on the same config refuses to
+// start, naming the first; a pid file left by a SIGKILLed agent is stale and taken over; a clean stop
+// removes it.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { claimPidFile, isRunning, PID_FILE, readPidFile } from '../agent/pid-file.ts';
+import { collect, runCli, startCli, waitForOutput } from './support/cli.ts';
+import { writeConfig } from './support/config.ts';
+import { tempDir } from './support/tmp.ts';
+
+test('a second run on the same state directory exits 1 naming the first; after a SIGKILL the stale file is taken over; a clean stop removes it', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir, {});
+  const first = startCli(['run', '--config', cfg.file]);
+  const firstDone = collect(first, undefined, 30_000);
+  t.after(() => first.kill('SIGKILL'));
+  await waitForOutput(first, /"message":"started"/);
+  const record = readPidFile(cfg.stateDir)!;
+  assert.equal(record.pid, first.pid);
+  assert.ok(isRunning(record));
+
+  const second = await runCli(['run', '--config', cfg.file]);
+  assert.equal(second.code, 1);
+  assert.match(second.stderr, new RegExp(`another booth-agent \\(pid ${first.pid}, started .*\\) runs on this state directory`));
+  assert.equal(first.exitCode, null, 'the first one runs on');
+
+  first.kill('SIGKILL');
+  await firstDone;
+  assert.equal(readPidFile(cfg.stateDir)?.pid, first.pid, 'left behind by the killed agent');
+  assert.equal(isRunning(readPidFile(cfg.stateDir)!), false);
+
+  const third = startCli(['run', '--config', cfg.file]);
+  const thirdDone = collect(third, undefined, 30_000);
+  await waitForOutput(third, /"message":"started"/);
+  assert.equal(readPidFile(cfg.stateDir)?.pid, third.pid, 'the stale file was taken over');
+  third.kill('SIGTERM');
+  assert.equal((await thirdDone).code, 0);
+  assert.equal(fs.existsSync(path.join(cfg.stateDir, PID_FILE)), false, 'a clean stop removes it');
+});
+
+test('a recycled pid does not pass for the agent: the process start time must match too', (t) => {
+  const dir = tempDir(t);
+  // This very process, but with another start time: a pid reused by something else.
+  fs.writeFileSync(path.join(dir, PID_FILE), JSON.stringify({ pid: process.pid, startedAt: Date.now() - 1000, version: '0.0.1', procStart: 1 }));
+  assert.equal(isRunning(readPidFile(dir)!), false);
+  const claim = claimPidFile(dir, '0.1.0');
+  assert.equal(readPidFile(dir)?.version, '0.1.0');
+  assert.throws(() => claimPidFile(dir, '0.1.0'), /another booth-agent \(pid \d+, started .*\) runs on this state directory/);
+  claim.release();
+  assert.equal(readPidFile(dir), undefined);
+});
