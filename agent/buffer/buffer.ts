@@ -461,7 +461,20 @@ export class DocumentBuffer {
 
   /** Updates a file's upload state on its own (no document), e.g. "pending" when first seen. */
   putUpload(row: UploadRow): void {
-    this.guard(() => this.db.transaction(() => this.stateWriter().putUpload(row)).immediate());
+    this.putUploads([row]);
+  }
+
+  /** Several files' upload state in one transaction: one disk flush for a folder full of new files. */
+  putUploads(rows: readonly UploadRow[]): void {
+    if (rows.length === 0) return;
+    this.guard(() =>
+      this.db
+        .transaction(() => {
+          const w = this.stateWriter();
+          for (const row of rows) w.putUpload(row);
+        })
+        .immediate(),
+    );
   }
 
   getBooking(id: string): BookingRow | undefined {

@@ -85,6 +85,7 @@ export class UploadSource implements Source {
   private timer: NodeJS.Timeout | undefined;
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
+  private readonly pendingRows: UploadRow[] = [];
   private readonly inFlight = new Set<string>();
   private readonly bookings = new Map<string, BookingTrack>();
   /** Files waiting for their next attempt (rejected, out of retries, or disk full). */
@@ -203,16 +204,32 @@ export class UploadSource implements Source {
     if (!row) {
       const stat = this.uploadable(rel);
       if (!stat) return;
-      try {
-        const [booking] = rel.split(path.sep) as [string];
-        this.buffer.putUpload({ path: rel, bookingId: booking, size: stat.size, mtimeMs: Math.round(stat.mtimeMs), status: 'pending', attempts: 0 });
-      } catch (err) {
-        if (!(err instanceof DiskFullError)) throw err;
-      }
+      const [booking] = rel.split(path.sep) as [string];
+      this.notePending({ path: rel, bookingId: booking, size: stat.size, mtimeMs: Math.round(stat.mtimeMs), status: 'pending', attempts: 0 });
     }
     this.queued.add(rel);
     this.queue.push(rel);
     this.pump();
+  }
+
+  /**
+   * Pending rows are written together, a moment later: at start the watcher may report thousands of
+   * files at once, and one durable commit each would hold the event loop for as many disk flushes.
+   */
+  private notePending(row: UploadRow): void {
+    this.pendingRows.push(row);
+    if (this.pendingRows.length === 1) setImmediate(() => this.flushPending());
+  }
+
+  private flushPending(): void {
+    const rows = this.pendingRows.splice(0);
+    try {
+      // A file whose upload already has a row (it raced ahead) keeps it.
+      this.buffer.putUploads(rows.filter((r) => this.buffer.getUpload(r.path) === undefined));
+    } catch (err) {
+      // Disk full: the files are still queued and get their rows with their first result.
+      if (!(err instanceof DiskFullError)) this.logger.error('could not note new files as pending', { files: rows.length, error: err });
+    }
   }
 
   /** The file's stats if it is a regular file inside watch_dir; undefined (and why, logged) if not. */
