@@ -180,3 +180,21 @@ test('MAP_FIELDS lists exactly the schema fields that are free maps (flattened)'
   for (const schema of Object.values(datasetSchemas)) walk(schema, '');
   assert.deepEqual([...found].sort(), [...MAP_FIELDS].sort());
 });
+
+test('read-only open (for status): sees what the daemon commits, refuses writes, changes nothing, needs an existing file', (t) => {
+  const dir = tempDir(t);
+  const opts = { stateDir: dir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH };
+  assert.throws(() => DocumentBuffer.open({ ...opts, readOnly: true }), /unable to open|does not exist/i, 'no database: no new file either');
+  const daemon = DocumentBuffer.open(opts);
+  t.after(() => daemon.close());
+  daemon.record([sampleDoc('booth.upload', 1)]);
+  const reader = DocumentBuffer.open({ ...opts, readOnly: true });
+  t.after(() => reader.close());
+  assert.equal(reader.stats().queued, 1);
+  daemon.record([sampleDoc('booth.upload', 2)]);
+  assert.equal(reader.stats().queued, 2, 'the next read sees the new commit');
+  assert.throws(() => reader.record([sampleDoc('booth.upload', 3)]), /readonly/);
+  // The daemon keeps writing while the reader is open.
+  daemon.record([sampleDoc('booth.upload', 4)]);
+  assert.equal(daemon.stats().queued, 3);
+});

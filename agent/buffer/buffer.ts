@@ -5,11 +5,12 @@
 // priority and age — and settle() it: delivered rows are deleted, retryable ones get a next-attempt
 // time, poison ones move to dead letters. Leases live in memory: after a crash every unsettled row
 // is simply sent again, and OpenSearch's create-by-_id makes that harmless.
+import path from 'node:path';
 import { makeDocument, type BoothIdentity } from '../../shared/documents/stamp.ts';
 import type { BoothDocument, Dataset } from '../../shared/documents/schema.ts';
 import { rowCost, sizeBudget, type SizeBudget } from './bounds.ts';
 import { DiskFullError, isCorruption, isDiskFull } from './errors.ts';
-import { fileSize, openDatabase, replaceDatabase, SYNC_CHECK_MAX_BYTES, type Db, type Reset } from './open.ts';
+import { DB_FILE, fileSize, openDatabase, openReadOnly, replaceDatabase, SYNC_CHECK_MAX_BYTES, type Db, type Reset } from './open.ts';
 import { DATASET_OF_PRIORITY, DROP_ORDER, HEARTBEAT_PRIORITY, PRIORITY, priorityOfSeq, SEND_ORDER, seqRange } from './priority.ts';
 
 export interface BufferOptions {
@@ -22,6 +23,11 @@ export interface BufferOptions {
   check?: boolean;
   /** Told about drops, resets and disk trouble, e.g. to log them. */
   onNotice?: (notice: BufferNotice) => void;
+  /**
+   * Read only, beside a running daemon (`status`): no check, no migration, no repair; the file must
+   * exist. Readers never block the daemon's writes (WAL). Any write throws.
+   */
+  readOnly?: boolean;
 }
 
 export type BufferNotice =
@@ -131,11 +137,12 @@ export class DocumentBuffer {
   private constructor(opts: BufferOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
-    const opened = openDatabase(opts.stateDir, { check: opts.check ?? true, now: this.now });
+    const opened = opts.readOnly ? { db: openReadOnly(opts.stateDir), file: path.join(opts.stateDir, DB_FILE), reset: undefined } : openDatabase(opts.stateDir, { check: opts.check ?? true, now: this.now });
     this.db = opened.db;
     this.file = opened.file;
     this.budget = sizeBudget(opts.maxSizeBytes, this.db.pragma('page_size', { simple: true }) as number);
-    this.configure();
+    if (opts.readOnly) this.stmts = prepare(this.db);
+    else this.configure();
     this.reset = opened.reset;
     if (opened.reset) this.recordReset(opened.reset);
   }
