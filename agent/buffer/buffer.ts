@@ -105,6 +105,8 @@ export interface BufferStats {
   droppedTotal: number;
   droppedByDataset: Partial<Record<Dataset, number>>;
   deliveredTotal: number;
+  /** When a document last reached OpenSearch (ms), or null. */
+  lastDeliveredAt: number | null;
   fileBytes: number;
   usedBytes: number;
   maxBytes: number;
@@ -516,6 +518,13 @@ export class DocumentBuffer {
     });
   }
 
+  /** Speeds of the last `n` successful uploads, oldest first (the status sparkline). */
+  recentUploadSpeeds(n: number): { speedMbS: number; endedAt: number }[] {
+    return this.guard(() =>
+      (this.stmts.recentUploads.all(n) as { speed_mb_s: number; ended_at: number }[]).map((r) => ({ speedMbS: r.speed_mb_s, endedAt: r.ended_at })).reverse(),
+    );
+  }
+
   private getStateIn<T>(key: string): T | undefined {
     const row = this.stmts.getState.get(key) as { value: string } | undefined;
     return row ? (JSON.parse(row.value) as T) : undefined;
@@ -544,6 +553,7 @@ export class DocumentBuffer {
         droppedTotal: this.getStateIn<number>(COUNTERS.droppedTotal) ?? 0,
         droppedByDataset: this.getStateIn(COUNTERS.droppedByDataset) ?? {},
         deliveredTotal: this.getStateIn<number>(COUNTERS.deliveredTotal) ?? 0,
+        lastDeliveredAt: this.getStateIn<number>(COUNTERS.lastDeliveredAt) ?? null,
         fileBytes: fileSize(this.file) + fileSize(`${this.file}-wal`),
         usedBytes: this.usedBytes(),
         maxBytes: this.opts.maxSizeBytes,
@@ -715,6 +725,7 @@ function prepare(db: Db) {
     ),
     uploadStatusCounts: db.prepare(`SELECT status, count(*) AS n FROM uploads GROUP BY status`),
     uploadedSince: db.prepare(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM uploads WHERE status = 'uploaded' AND ended_at >= ?`),
+    recentUploads: db.prepare(`SELECT speed_mb_s, ended_at FROM uploads WHERE status = 'uploaded' AND ended_at IS NOT NULL AND speed_mb_s IS NOT NULL ORDER BY ended_at DESC LIMIT ?`),
     lastUploaded: db.prepare(`SELECT path, booking_id, size, speed_mb_s, ended_at FROM uploads WHERE status = 'uploaded' AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1`),
     failingCodes: db.prepare(`SELECT http_status AS code, count(*) AS n FROM uploads WHERE status IN ('failing', 'rejected') GROUP BY http_status`),
     queueCounts: db.prepare(`SELECT priority, queued, dead FROM queue`),

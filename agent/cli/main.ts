@@ -9,6 +9,7 @@ import { exportCommand } from './export.ts';
 import { probeCommand } from './probe.ts';
 import { record } from './record.ts';
 import { run } from './run.ts';
+import { statusCommand } from './status.ts';
 import { version } from './version.ts';
 
 const COMMANDS: Record<string, Command> = {
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   'check-config': checkConfig,
   record,
   export: exportCommand,
+  status: statusCommand,
   probe: probeCommand,
   demo,
   version,

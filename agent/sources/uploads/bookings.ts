@@ -68,7 +68,12 @@ const BASELINE_STATE = 'uploads.baseline';
 const BASELINE_SIZE = 10;
 const BASELINE_MIN = 3;
 
-interface Baseline {
+/** The median of the baseline's speeds, once there are enough of them (also read by `status`). */
+export function usualSpeed(base: Baseline | undefined): number | undefined {
+  return base && base.speeds.length >= BASELINE_MIN ? percentile([...base.speeds].sort((a, b) => a - b), 50) : undefined;
+}
+
+export interface Baseline {
   /** Speeds (MB/s) of recent healthy bookings, newest last. */
   speeds: number[];
   degraded: boolean;
@@ -108,8 +113,7 @@ export class SpeedBaseline {
 
   /** The booth's usual speed (MB/s), once it has seen enough bookings. */
   usual(): number | undefined {
-    const base = this.load();
-    return base.speeds.length >= BASELINE_MIN ? percentile([...base.speeds].sort((a, b) => a - b), 50) : undefined;
+    return usualSpeed(this.load());
   }
 
   /**
