@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { test } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { validateDocument } from '../shared/documents/validate.ts';
-import { runAgentUntilStarted, runCli } from './support/cli.ts';
+import { collect, runAgentUntilStarted, runCli, startCli, waitForOutput } from './support/cli.ts';
 import { writeConfig } from './support/config.ts';
 import { BOOTH } from './support/documents.ts';
 import { tempDir } from './support/tmp.ts';
@@ -80,15 +80,55 @@ test('an unknown command or option is a usage error (64) with help', async () =>
   assert.match(help.stdout, /Usage: booth-agent <command>/);
 });
 
-test('demo runs the pipeline end to end and leaves no temporary folder behind', async () => {
+test('demo runs the pipeline end to end: uploads, the slowdown, status, what reached OpenSearch — and leaves no process, port or temporary folder behind', { timeout: 120_000 }, async () => {
   const os = await import('node:os');
   const before = new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('booth-agent-demo-')));
-  const result = await runCli(['demo']);
+  const result = await runCli(['demo', '--quick'], { timeoutMs: 110_000 });
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /recorded 82 documents/);
-  assert.match(result.stdout, /Saved 40 images \(.* MB\) of booking 4711 in .* \(12\.\d MB\/s\)/);
-  assert.match(result.stdout, /of booking 4712 .*\(0\.\d MB\/s\)/);
-  assert.match(result.stdout, /started .*\n(.*\n)*.*stopped/);
+  const out = result.stdout;
+  for (const id of ['4708', '4709', '4710']) assert.match(out, new RegExp(`Saved 3 images \\(3\\.0 MB\\) of booking ${id} in .* \\(\\d+\\.\\d MB/s\\)`));
+  assert.match(out, /Saved 3 images \(1\.5 MB\) of booking 4711 in .* \(0\.\d MB\/s\)/);
+  assert.match(out, /speed_degraded +Upload speed fell to 0\.\d+ MB\/s in booking 4711, below half of this booth's usual \d+\.\d MB\/s/);
+  assert.match(out, /booth FB-1042 \(US\) · .* UTC +WARNING/, 'the status screen');
+  assert.match(out, /Agent +running, pid \d+/);
+  assert.match(out, /booth-upload-\d{4}\.\d{2} +12 documents/);
+  assert.match(out, /booth-booking-\d{4}\.\d{2} +4 documents/);
+  assert.match(out, /exit code 0/);
+  await assertNothingLeft(out);
   const after = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('booth-agent-demo-') && !before.has(f));
   assert.deepEqual(after, []);
 });
+
+test('demo interrupted with Ctrl-C (SIGINT) midway cleans up too', { timeout: 60_000 }, async () => {
+  const child = startCli(['demo', '--quick']);
+  const done = collect(child, undefined, 50_000);
+  await waitForOutput(child, /Saved 3 images .* of booking 4708/, 30_000);
+  child.kill('SIGINT');
+  const result = await done;
+  assert.equal(result.code, 130);
+  await assertNothingLeft(result.stdout);
+});
+
+/** The demo's temporary folder, its agent process and the stand-ins' ports are all gone. */
+async function assertNothingLeft(out: string): Promise<void> {
+  const net = await import('node:net');
+  const dir = /everything under (\S+),/.exec(out)![1]!;
+  assert.equal(fs.existsSync(dir), false, `${dir} removed`);
+  const leftovers = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir);
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(leftovers, [], 'no process of the demo runs on');
+  for (const port of [...out.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]))) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(false)));
+      s.once('error', () => resolve(true));
+    });
+    assert.ok(refused, `port ${port} is closed`);
+  }
+}
+

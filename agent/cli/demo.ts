@@ -1,133 +1,147 @@
-// `booth-agent demo`: shows a newcomer the pipeline as far as it exists, on this machine, with
-// nothing installed but the project. It runs the real `run` and `record` commands in child
-// processes against a temporary folder, and leaves nothing behind.
-import { spawn } from 'node:child_process';
+// `booth-agent demo` / `npm run demo`: the whole pipeline on this machine in about half a minute,
+// with nothing installed but the project and no network. An upload server and an OpenSearch
+// stand-in listen on loopback; the real agent (`run`, in a child process, as systemd would start it)
+// uploads generated bookings from a temporary watch folder and ships what it measures; midway the
+// upload server slows from ~12 MB/s to under 1 MB/s, replaying the incident the product exists for.
+// Then the status screen, what reached OpenSearch, and the incident as the booth recorded it.
+// Everything — processes, ports, files — is gone afterwards, also after Ctrl-C.
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { DocumentBuffer } from '../buffer/buffer.ts';
-import { formatBytes, formatDuration } from '../config/units.ts';
 import type { Command } from './command.ts';
 
 const BIN = fileURLToPath(new URL('./booth-agent.js', import.meta.url));
+const FAST = 12e6;
+const SLOW = 0.9e6;
 
 export const demo: Command = {
-  summary: 'run the pipeline on this machine against local stand-ins (leaves nothing behind)',
-  usage: 'booth-agent demo',
-  options: {},
-  async run({ stdout }) {
+  summary: 'run the whole pipeline on this machine against local stand-ins (about 30 s; leaves nothing behind)',
+  usage: 'booth-agent demo [--quick]',
+  options: { quick: { type: 'boolean' } },
+  async run({ stdout, values }) {
+    // The stand-ins are the test suite's own (test/support): loaded only when the demo runs.
+    const { UploadReceiver } = await import('../../test/support/upload-receiver.ts');
+    const { OpenSearchStandIn } = await import('../../test/support/opensearch.ts');
+    const quick = values['quick'] === true;
+    const say = (line = '') => stdout.write(`${line}\n`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-demo-'));
-    const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
-    const onSignal = () => {
-      cleanup();
-      process.exit(130);
+    const receiver = await UploadReceiver.start({ rateBytesPerSec: FAST });
+    const standIn = await OpenSearchStandIn.start();
+    let agent: ChildProcess | undefined;
+    const cleanup = async () => {
+      if (agent && agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
+      await Promise.allSettled([receiver.close(), standIn.close()]);
+      fs.rmSync(dir, { recursive: true, force: true });
     };
+    const onSignal = () => void cleanup().then(() => process.exit(130));
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const say = (line = '') => stdout.write(`${line}\n`);
     try {
-      const configFile = writeDemoConfig(dir);
-      say(`booth-agent demo — a booth "FB-1042" in the US, everything under ${dir}\n`);
+      const watch = path.join(dir, 'outbox');
+      const config = writeConfig(dir, watch, receiver.urlTemplate, standIn.url);
+      say(`booth-agent demo — booth FB-1042 (US); everything under ${dir}, nothing leaves this machine\n`);
+      say(`1. On loopback: an upload server (${receiver.url}, reading at 12 MB/s) and an OpenSearch stand-in (${standIn.url}).`);
+      say('2. Starting the agent (booth-agent run), as systemd would.');
+      agent = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const log = followLog(agent, (line) => say(`   agent: ${line}`));
+      await waitFor(() => log.text().includes('"message":"started"'), 15_000, () => `the agent did not start:\n${log.text()}`);
 
-      say('1. Starting the agent (booth-agent run), as systemd would.');
-      const agent = spawn(process.execPath, [BIN, 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let agentLog = '';
-      agent.stderr.on('data', (d) => (agentLog += d));
-      await waitFor(() => agentLog.includes('"message":"started"'), 15_000, () => `the agent did not start:\n${agentLog}`);
+      const images = quick ? 3 : 6;
+      say(`3. The booth saves three ordinary bookings; the agent uploads them and learns this booth's usual speed.`);
+      for (const id of ['4708', '4709', '4710']) await booking(watch, id, images, 1_000_000, log);
+      say(`4. The network degrades: the upload server now reads at 0.9 MB/s. The next booking crawls.`);
+      receiver.rateBytesPerSec = SLOW;
+      await booking(watch, '4711', quick ? 3 : 6, 500_000, log);
+      await waitFor(() => standIn.count('booth-agent-*') > 0 && standIn.documents('booth-agent-*').some((d) => (d.source as { event: { action?: string } }).event.action === 'speed_degraded'), 20_000, () => 'speed_degraded did not reach OpenSearch');
 
-      say('2. The booth software reports two bookings through booth-agent record:');
-      say('   booking 4711 uploads at about 12 MB/s; then the network breaks and booking 4712 crawls under 1 MB/s.');
-      const ndjson = sampleBookings().map((d) => JSON.stringify(d)).join('\n');
-      const recorded = await runChild(['record', '--config', configFile], ndjson);
-      say(`   ${recorded.stdout.trim()}`);
+      say('\n5. What the technician at the booth sees (booth-agent status):\n');
+      const status = await runChild(['status', '--config', config]);
+      say(status.stdout.replace(/^/gm, '   ').trimEnd());
 
-      say('3. Stopping the agent with SIGTERM.');
+      say('\n6. Stopping the agent with SIGTERM, as systemd would.');
       agent.kill('SIGTERM');
-      const code = await new Promise<number | null>((resolve) => agent.on('close', resolve));
-      say(`   exit code ${code} — every document is already on disk (SQLite, synchronous=FULL).\n`);
+      const code = await new Promise<number | null>((resolve) => agent!.on('close', resolve));
+      say(`   exit code ${code}; everything it measured was shipped or is kept on disk.\n`);
 
-      say('4. What the buffer holds, ready to ship:');
-      const buffer = DocumentBuffer.open({ stateDir: path.join(dir, 'state'), maxSizeBytes: 256e6, maxAgeMs: 30 * 86_400_000, booth: { id: 'FB-1042', country: 'US' } });
-      try {
-        const stats = buffer.stats();
-        for (const [dataset, n] of Object.entries(stats.queuedByDataset)) say(`   ${dataset.padEnd(16)} ${n}`);
-        say(`   database: ${formatBytes(stats.fileBytes)} on disk, bound ${formatBytes(stats.maxBytes)}\n`);
-        say('5. The booking summaries, in the operator\'s words:');
-        for (const { body } of buffer.documents({ dataset: 'booth.booking' })) say(`   ${JSON.parse(body).message}`);
-        say('\n6. The agent\'s own events:');
-        const events = [...buffer.documents({ dataset: 'booth.agent' })].map(({ body }) => JSON.parse(body) as { '@timestamp': string; event: { action: string }; message: string });
-        const width = Math.max(...events.map((e) => e.event.action.length));
-        for (const e of events) say(`   ${e['@timestamp']}  ${e.event.action.padEnd(width)}  ${e.message}`);
-      } finally {
-        buffer.close();
+      say('7. What reached OpenSearch, per index:');
+      for (const name of standIn.indexNames().sort()) say(`   ${name.padEnd(30)} ${String(standIn.count(name)).padStart(5)} documents`);
+      say('\n8. The bookings, in the operator\'s words:');
+      for (const d of standIn.documents('booth-booking-*')) say(`   ${(d.source as { message: string }).message}`);
+      say('\n9. The incident, recorded on the booth the moment it happened:');
+      for (const d of standIn.documents('booth-agent-*')) {
+        const e = d.source as { '@timestamp': string; event: { action: string }; message: string };
+        if (e.event.action === 'speed_degraded') say(`   ${e['@timestamp']}  speed_degraded  ${e.message}`);
       }
-      say('\nHere the booth software reported its bookings through `record`. The agent can also upload the');
-      say('photos itself and ship to OpenSearch (see README); a demo of that against local stand-ins is next.');
+      say('\nIn a fleet, the alert "uploads slower than 5 MB/s" fires on these documents (see README).');
       return 0;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      cleanup();
+      await cleanup();
     }
   },
 };
 
-function writeDemoConfig(dir: string): string {
-  fs.mkdirSync(path.join(dir, 'outbox'));
+function writeConfig(dir: string, watch: string, uploadUrl: string, opensearchUrl: string): string {
+  fs.mkdirSync(watch);
   const file = path.join(dir, 'config.yaml');
-  const config = {
-    booth: { id: 'FB-1042', country: 'US', region: 'us-east', labels: { model: 'mirror-2' } },
-    state_dir: path.join(dir, 'state'),
-    log: { level: 'info' },
-    uploads: { watch_dir: path.join(dir, 'outbox'), url: 'http://127.0.0.1:9/booths/{booth_id}/bookings/{booking_id}/images/{file}' },
-  };
-  fs.writeFileSync(file, stringify(config));
+  fs.writeFileSync(
+    file,
+    stringify({
+      booth: { id: 'FB-1042', country: 'US', region: 'us-east', labels: { model: 'mirror-2' } },
+      state_dir: path.join(dir, 'state'),
+      uploads: { watch_dir: watch, url: uploadUrl, settle_time: '200ms', concurrency: 1 },
+      opensearch: { url: opensearchUrl, batch: { interval: '200ms' } },
+    }),
+  );
   return file;
 }
 
-/** Upload measurements and booking summaries as the booth's software would report them. */
-function sampleBookings(): Record<string, unknown>[] {
-  const docs: Record<string, unknown>[] = [];
-  const start = Date.now() - 3_600_000;
-  for (const [booking, speed, offset] of [['4711', 12.1, 0], ['4712', 0.95, 1_800_000]] as const) {
-    let bytes = 0;
-    let ms = 0;
-    for (let i = 1; i <= 40; i++) {
-      const size = 2_500_000 + ((i * 7919) % 1_500_000);
-      const duration = (size / 1e6 / speed) * 1000;
-      bytes += size;
-      ms += duration;
-      docs.push({
-        '@timestamp': new Date(start + offset + ms).toISOString(),
-        event: { dataset: 'booth.upload' },
-        booking: { id: booking },
-        file: { name: `IMG_${String(i).padStart(4, '0')}.jpg`, size },
-        upload: { outcome: 'success', bytes: size, duration_ms: Math.round(duration), speed_mb_s: Number((size / 1e6 / (duration / 1000)).toFixed(2)), attempt: 1 },
-        http: { response: { status_code: 201 } },
-      });
-    }
-    const mbs = bytes / 1e6 / (ms / 1000);
-    docs.push({
-      '@timestamp': new Date(start + offset + ms).toISOString(),
-      event: { dataset: 'booth.booking' },
-      booking: { id: booking, count_images: 40, size_bytes: bytes, size_in_kb: Math.round(bytes / 1000), duration_in_seconds: Math.round(ms / 1000), speed_in_mb_s: Number(mbs.toFixed(2)), failed_images: 0 },
-      message: `Saved 40 images (${formatBytes(bytes)}) of booking ${booking} in ${formatDuration(ms)} (${mbs.toFixed(1)} MB/s)`,
-    });
-  }
-  return docs;
+/** Writes a booking of generated images and its marker; resolves once the agent has summarised it. */
+async function booking(watch: string, id: string, count: number, size: number, log: AgentLog): Promise<void> {
+  const dir = path.join(watch, id);
+  fs.mkdirSync(dir);
+  for (let i = 1; i <= count; i++) fs.writeFileSync(path.join(dir, `IMG_${String(i).padStart(4, '0')}.jpg`), crypto.randomBytes(size));
+  fs.writeFileSync(path.join(dir, '.complete'), '');
+  await waitFor(() => log.text().includes(`of booking ${id} in`), 60_000, () => `booking ${id} was not summarised:\n${log.text().slice(-3000)}`);
 }
 
-function runChild(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface AgentLog {
+  text(): string;
+}
+
+/** Collects the agent's JSON log; the lines an operator cares about are shown as they come. */
+function followLog(agent: ChildProcess, show: (line: string) => void): AgentLog {
+  let text = '';
+  let partial = '';
+  agent.stderr!.on('data', (d: Buffer) => {
+    text += d.toString();
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        const m = (JSON.parse(line) as { message?: string }).message ?? '';
+        if (/^(Saved \d|Upload speed)/.test(m)) show(m);
+      } catch {
+        // not JSON: ignore
+      }
+    }
+  });
+  return { text: () => text };
+}
+
+function runChild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
   });
 }
 
