@@ -1,6 +1,7 @@
 // `booth-agent status` (SPEC §8, issue 6) against real databases prepared in each state: the exit
 // code, the JSON fields and the problem line; and the human screen, golden, with a fixed report.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -27,8 +28,8 @@ interface Json {
 }
 
 /** A state directory as a daemon would leave it; `running` writes a pid file naming this (live) process. */
-function prepare(t: TestContext, change: (b: DocumentBuffer) => void, opts: { running?: boolean } = { running: true }): TestConfig {
-  const dir = tempDir(t);
+function prepare(t: TestContext, change: (b: DocumentBuffer) => void, opts: { running?: boolean; dir?: string } = { running: true }): TestConfig {
+  const dir = opts.dir ?? tempDir(t);
   const cfg = writeConfig(dir, { opensearch: { url: 'https://search.example.com:9200' } });
   const buffer = DocumentBuffer.open({ stateDir: cfg.stateDir, maxSizeBytes: 256e6, maxAgeMs: 30 * 86_400_000, booth: BOOTH });
   const now = Date.now();
@@ -145,6 +146,37 @@ test('status: no state yet → UNKNOWN (3)', async (t) => {
   assert.equal(r.code, 3);
   assert.equal((JSON.parse(r.stdout) as Json).verdict, 'UNKNOWN');
 });
+
+function tryMount(dir: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const probeDir = fs.mkdtempSync('/tmp/booth-agent-mount-probe-');
+const canMount = tryMount(probeDir, '1m');
+if (canMount) execFileSync('umount', [probeDir]);
+fs.rmdirSync(probeDir);
+
+for (const [size, code, line] of [
+  ['600m', 1, /The disk is getting full: \d+ MB free/],
+  ['150m', 2, /The disk is almost full: \d+ MB free/],
+] as const) {
+  test(`status: a state directory on a ${size} disk → ${code === 1 ? 'WARNING' : 'CRITICAL'}`, { skip: canMount ? false : 'needs root to mount a small tmpfs' }, async (t) => {
+    const dir = fs.mkdtempSync('/tmp/booth-agent-lowdisk-');
+    assert.ok(tryMount(dir, size));
+    t.after(() => {
+      execFileSync('umount', ['-l', dir]);
+      fs.rmdirSync(dir);
+    });
+    const cfg = prepare(t, () => {}, { running: true, dir });
+    const r = await status(cfg);
+    assert.equal(r.code, code, r.text);
+    assert.ok(r.json.problems.some((p) => line.test(p.message)), JSON.stringify(r.json.problems));
+  });
+}
 
 test('status: low disk space is a warning, almost none critical', () => {
   const golden = goldenReport();
