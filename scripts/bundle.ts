@@ -21,7 +21,9 @@ export async function bundle(outfile = BUNDLE): Promise<void> {
     sourcemap: 'linked',
     // Third-party licence texts go to booth-agent.mjs.LEGAL.txt, not into memory.
     legalComments: 'external',
-    external: ['better-sqlite3'],
+    // The demo's stand-ins (test/support) stay out: a booth never runs the demo, and bundled they
+    // cost the agent ~8 MB even unused. The demo runs from a checkout (npm run demo).
+    external: ['better-sqlite3', '../../test/support/*'],
     // Some bundled CommonJS packages call require() for Node's own modules.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: 'warning',

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { Command } from './command.ts';
+import { CliError, EXIT } from './exit-codes.ts';
 
 const BIN = fileURLToPath(new URL('./booth-agent.js', import.meta.url));
 const FAST = 12e6;
@@ -23,9 +24,15 @@ export const demo: Command = {
   usage: 'booth-agent demo [--quick]',
   options: { quick: { type: 'boolean' } },
   async run({ stdout, values }) {
-    // The stand-ins are the test suite's own (test/support): loaded only when the demo runs.
-    const { UploadReceiver } = await import('../../test/support/upload-receiver.ts');
-    const { OpenSearchStandIn } = await import('../../test/support/opensearch.ts');
+    // The stand-ins are the test suite's own (test/support): loaded only when the demo runs, and
+    // only present in a checkout — a booth's bundle leaves them out.
+    let standIns;
+    try {
+      standIns = await Promise.all([import('../../test/support/upload-receiver.ts'), import('../../test/support/opensearch.ts')]);
+    } catch (err) {
+      throw new CliError(`the demo runs from a checkout of booth-agent (npm run demo), not from an installed bundle (${(err as Error).message})`, EXIT.fatal);
+    }
+    const [{ UploadReceiver }, { OpenSearchStandIn }] = standIns;
     const quick = values['quick'] === true;
     const say = (line = '') => stdout.write(`${line}\n`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-demo-'));
