@@ -11,24 +11,13 @@ import { createLogger } from '../agent/log/logger.ts';
 import { Recorder } from '../agent/sources/recorder.ts';
 import { BOOTH, sampleDoc } from './support/documents.ts';
 import { tempDir } from './support/tmp.ts';
+import { canMountTmpfs, tryMount } from './support/mount.ts';
 
-function tryMount(dir: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const probeDir = fs.mkdtempSync('/tmp/booth-agent-mount-probe-');
-const canMount = tryMount(probeDir);
-if (canMount) execFileSync('umount', [probeDir]);
-fs.rmdirSync(probeDir);
+const canMount = canMountTmpfs();
 
 test('disk full: record throws DiskFullError, the recorder holds documents and writes them when space returns', { skip: canMount ? false : 'needs root to mount a small tmpfs' }, (t) => {
   const dir = fs.mkdtempSync('/tmp/booth-agent-diskfull-');
-  assert.ok(tryMount(dir));
+  assert.ok(tryMount(dir, '3m'));
   const stateDir = path.join(dir, 'state');
   const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: 100e6, maxAgeMs: 1e12, booth: BOOTH });
   const logDir = tempDir(t);

@@ -16,6 +16,7 @@ import { runCli } from './support/cli.ts';
 import { writeConfig, type TestConfig } from './support/config.ts';
 import { BOOTH, sampleDoc } from './support/documents.ts';
 import { tempDir } from './support/tmp.ts';
+import { canMountTmpfs, tryMount } from './support/mount.ts';
 
 interface Json {
   verdict: string;
@@ -147,18 +148,7 @@ test('status: no state yet → UNKNOWN (3)', async (t) => {
   assert.equal((JSON.parse(r.stdout) as Json).verdict, 'UNKNOWN');
 });
 
-function tryMount(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const probeDir = fs.mkdtempSync('/tmp/booth-agent-mount-probe-');
-const canMount = tryMount(probeDir, '1m');
-if (canMount) execFileSync('umount', [probeDir]);
-fs.rmdirSync(probeDir);
+const canMount = canMountTmpfs();
 
 for (const [size, code, line] of [
   ['600m', 1, /The disk is getting full: \d+ MB free/],
