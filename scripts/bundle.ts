@@ -1,33 +1,19 @@
-// Builds the agent a booth runs: one minified ES module, dist/bundle/booth-agent.mjs, with every
-// JavaScript dependency inside it. better-sqlite3 stays outside (a native addon, loaded from
-// node_modules). Minified, the agent idles ~10 MB smaller than as separate modules: V8 keeps every
-// module's source text in the heap, comments and long names included. Names are not kept
-// (esbuild's keep-names costs another 6 MB); the source map beside the bundle turns stack traces
-// back into our file names when Node runs with --enable-source-maps.
-import { build } from 'esbuild';
-import { fileURLToPath } from 'node:url';
+// `npm run bundle`: the agent module alone (dist/bundle/booth-agent.mjs, what the benchmarks run);
+// with `--arch x64|arm64|all` (repeatable), also the self-contained tarball(s) for booths
+// (scripts/package.ts). `--out DIR` puts the tarballs elsewhere; `--version V` overrides package.json's.
+import { parseArgs } from 'node:util';
+import { bundle } from './agent-module.ts';
+import { ARCHES, packageBundle, type Arch } from './package.ts';
 
-export const BUNDLE = fileURLToPath(new URL('../dist/bundle/booth-agent.mjs', import.meta.url));
+export { bundle, BUNDLE } from './agent-module.ts';
 
-export async function bundle(outfile = BUNDLE): Promise<void> {
-  await build({
-    entryPoints: [fileURLToPath(new URL('../agent/cli/main.ts', import.meta.url))],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node24',
-    minify: true,
-    sourcemap: 'linked',
-    // Third-party licence texts go to booth-agent.mjs.LEGAL.txt, not into memory.
-    legalComments: 'external',
-    // The demo's stand-ins (test/support) stay out: a booth never runs the demo, and bundled they
-    // cost the agent ~8 MB even unused. The demo runs from a checkout (npm run demo).
-    external: ['better-sqlite3', '../../test/support/*'],
-    // Some bundled CommonJS packages call require() for Node's own modules.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
+const { values } = parseArgs({ options: { arch: { type: 'string', multiple: true }, out: { type: 'string' }, version: { type: 'string' } } });
+await bundle();
+const wanted = (values.arch ?? []).flatMap((a) => (a === 'all' ? [...ARCHES] : [a]));
+for (const arch of wanted) {
+  if (!(ARCHES as readonly string[]).includes(arch)) throw new Error(`--arch ${arch}: expected one of ${ARCHES.join(', ')} or all`);
+  const started = performance.now();
+  const r = await packageBundle({ arch: arch as Arch, outDir: values.out, version: values.version, log: (l) => console.log(l) });
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  console.log(`${r.file}: ${mb(r.bytes)} MB (${mb(r.unpackedBytes)} MB unpacked), ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) await bundle();

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
-import { bundle } from '../scripts/bundle.ts';
+import { bundle } from '../scripts/agent-module.ts';
 import { collect, waitForOutput } from './support/cli.ts';
 import { writeConfig } from './support/config.ts';
 import { BOOTH } from './support/documents.ts';
