@@ -164,7 +164,7 @@ test('event ids stay unique when the database is lost and recreated', (t) => {
   assert.equal(ids.size, 6000);
 });
 
-test('MAP_FIELDS lists exactly the schema fields that are free maps (flattened)', async () => {
+test('MAP_FIELDS lists exactly the schema fields that are free maps (flat_object)', async () => {
   const { z } = await import('zod');
   type ZodType = import('zod').ZodType;
   const { datasetSchemas } = await import('../shared/documents/schema.ts');
@@ -174,7 +174,7 @@ test('MAP_FIELDS lists exactly the schema fields that are free maps (flattened)'
     let s: ZodType = schema;
     while (s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s._zod.def.innerType as ZodType;
     const meta = z.globalRegistry.get(s) as { mapping?: string } | undefined;
-    if (meta?.mapping === 'flattened') found.add(path);
+    if (meta?.mapping === 'flat_object') found.add(path);
     else if (s instanceof z.ZodObject) for (const [k, v] of Object.entries(s.shape as Record<string, ZodType>)) walk(v, path ? `${path}.${k}` : k);
   };
   for (const schema of Object.values(datasetSchemas)) walk(schema, '');

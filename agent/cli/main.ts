@@ -6,6 +6,7 @@ import { demo } from './demo.ts';
 import type { Command } from './command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 import { exportCommand } from './export.ts';
+import { fleetSetupCommand } from './fleet-setup.ts';
 import { probeCommand } from './probe.ts';
 import { record } from './record.ts';
 import { run } from './run.ts';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   status: statusCommand,
   probe: probeCommand,
+  'fleet-setup': fleetSetupCommand,
   demo,
   version,
 };

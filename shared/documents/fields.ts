@@ -2,7 +2,7 @@
 // so fleet-setup's index templates are generated from the very schema the agent validates with.
 import { z } from 'zod';
 
-export type MappingType = 'keyword' | 'text' | 'long' | 'integer' | 'float' | 'double' | 'boolean' | 'date' | 'flattened';
+export type MappingType = 'keyword' | 'text' | 'long' | 'integer' | 'float' | 'double' | 'boolean' | 'date' | 'flat_object';
 
 const mapped = <T extends z.ZodType>(schema: T, type: MappingType) => schema.meta({ mapping: type });
 
@@ -15,7 +15,7 @@ export const float = (min = 0) => mapped(z.number().min(min).finite(), 'float');
 export const signedFloat = () => mapped(z.number().finite(), 'float');
 export const bool = () => mapped(z.boolean(), 'boolean');
 export const timestamp = () => mapped(z.iso.datetime({ offset: true }), 'date');
-export const labels = () => mapped(z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.string().max(256)), 'flattened');
+export const labels = () => mapped(z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.string().max(256)), 'flat_object');
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => mapped(z.enum(values), 'keyword');
 
 /** A nested object whose keys are all optional; unknown keys are errors (a typo must not vanish). */

@@ -131,7 +131,7 @@ const agentEvent = z.strictObject({
   event: common.event.extend({ action: oneOf(AGENT_ACTIONS) }),
   buffer: group({
     dropped: long(),
-    dropped_by_dataset: z.partialRecord(z.enum(DATASETS), z.number().int().min(0)).meta({ mapping: 'flattened' }),
+    dropped_by_dataset: z.partialRecord(z.enum(DATASETS), z.number().int().min(0)).meta({ mapping: 'flat_object' }),
     dropped_total: long(),
     quarantined_path: keyword(4096),
   }).optional(),

@@ -51,7 +51,7 @@ export function makeDocument(dataset: Dataset, fields: Json, booth: BoothIdentit
 }
 
 /**
- * Field paths whose value is a free map (indexed as `flattened`): dots inside their keys are part
+ * Field paths whose value is a free map (indexed as `flat_object`): dots inside their keys are part
  * of the key, not nesting. Kept here rather than read from the schema so the buffer does not load
  * the validator; a test checks it against the schema.
  */
