@@ -3,18 +3,29 @@
 // line, item results and error strings), §5.1 the Data Prepper http source, §7 `GET /` and
 // `_cluster/health`. Documents get a small dynamic mapping per index (first value fixes a field's
 // type), so type conflicts fail the way a real index does. Faults are drawn from a seeded PRNG.
+// The configuration APIs (ingest pipelines, index templates, ISM, security roles, notifications,
+// alerting monitors) live in opensearch-config.ts; a new index takes the mapping and settings of
+// its index template, and `_bulk` runs documents through their ingest pipeline.
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { isIPv6, type AddressInfo, type Socket } from 'node:net';
 import zlib from 'node:zlib';
 import { mulberry32, SeededStreams } from './random.ts';
 import { Connections, resetSocket } from './connections.ts';
+import { ConfigApis, matchConfigRoute, type ConfigRoute, type PipelineRegistry, type SetProcessor } from './opensearch-config.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
 
-export type FieldType = 'long' | 'float' | 'boolean' | 'text' | 'keyword' | 'date' | 'object';
+/**
+ * The field types the stand-in checks values against. Index templates map OpenSearch's types onto
+ * these (opensearch-templates.ts); `unchecked` stands for a real type the stand-in does not model
+ * (geo_shape, binary, knn_vector, ...): any value is accepted.
+ */
+export type FieldType = 'long' | 'integer' | 'float' | 'double' | 'boolean' | 'text' | 'keyword' | 'date' | 'ip' | 'geo_point' | 'flat_object' | 'unchecked' | 'object';
 type LeafType = Exclude<FieldType, 'object'>;
+/** An object mapper's `dynamic`: map new fields (true), keep them in _source only (false), refuse them (strict). */
+export type Dynamic = 'true' | 'false' | 'strict';
 
 export interface StandInTls {
   key: string | Buffer;
@@ -39,6 +50,12 @@ export interface StandInOptions {
   seed?: number;
   /** gzip responses for clients that accept it (OpenSearch `http.compression`: on for HTTP, off for HTTPS). */
   compressResponses?: boolean;
+  /**
+   * Start with the `booth-ingest` pipeline registered (a `set` of `event.ingested` to the ingest
+   * time), as `booth-agent fleet-setup` leaves a cluster; default true. false: a fresh cluster
+   * without pipelines, for tests of fleet-setup itself.
+   */
+  boothPipeline?: boolean;
 }
 
 /** Settable at any time; each ratio is a probability in [0, 1] decided per request or per item. */
@@ -92,6 +109,11 @@ export interface RequestRecord {
   rejected?: number;
   /** Request body size after decompression. */
   bytes: number;
+  /**
+   * The request body of every request but `_bulk` and Data Prepper ingest (the configuration APIs'
+   * PUT/POST bodies): parsed JSON, or the text when it is not JSON. Absent when there was no body.
+   */
+  body?: unknown;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,7 +133,6 @@ const VERSION_INFO = {
   minimum_index_compatibility_version: '7.0.0',
 };
 const TAGLINE = 'The OpenSearch Project: https://opensearch.org/';
-const BOOTH_PIPELINE = 'booth-ingest';
 const DATE_FORMAT = 'strict_date_optional_time||epoch_millis';
 const SLASH_DATE_FORMAT = 'yyyy/MM/dd HH:mm:ss||yyyy/MM/dd||epoch_millis';
 const TOTAL_FIELDS_LIMIT = 1000;
@@ -573,21 +594,28 @@ const JAVA_TYPES: Record<JNode['t'], string> = { obj: 'java.util.HashMap', arr: 
 // ---------------------------------------------------------------------------------------------
 // Dynamic mapping
 
-interface ObjectMapper {
+export interface ObjectMapper {
   type: 'object';
   props: Map<string, Mapper>;
+  /** Effective `dynamic` (inherited from the parent when the mapping did not set it); absent means true. */
+  dynamic?: Dynamic;
+  /** `enabled: false`: the object is kept in _source and not parsed at all. */
+  enabled?: boolean;
 }
-interface LeafMapper {
+export interface LeafMapper {
   type: LeafType;
   /** Date fields: the format they were detected (or mapped) with. */
   format?: string;
 }
-type Mapper = ObjectMapper | LeafMapper;
+export type Mapper = ObjectMapper | LeafMapper;
 
-function cloneMapper(m: ObjectMapper): ObjectMapper {
+export function cloneMapper(m: ObjectMapper): ObjectMapper {
   const props = new Map<string, Mapper>();
   for (const [k, v] of m.props) props.set(k, v.type === 'object' ? cloneMapper(v) : v);
-  return { type: 'object', props };
+  const copy: ObjectMapper = { type: 'object', props };
+  if (m.dynamic !== undefined) copy.dynamic = m.dynamic;
+  if (m.enabled !== undefined) copy.enabled = m.enabled;
+  return copy;
 }
 
 function countFields(m: ObjectMapper): number {
@@ -714,14 +742,25 @@ function leafCause(ctx: DocContext, mapper: LeafMapper, n: JNode): ErrorCause | 
     return pos ? `${pos.line}:${pos.column}` : '1:1';
   };
   if (n.t === 'obj') {
-    if (type === 'long' || type === 'float') return { type: 'json_parse_exception', reason: `Current token (START_OBJECT) not numeric, can not use numeric value accessors${jacksonAt(ctx, n)}` };
+    if (type === 'long' || type === 'float' || type === 'integer' || type === 'double') {
+      return { type: 'json_parse_exception', reason: `Current token (START_OBJECT) not numeric, can not use numeric value accessors${jacksonAt(ctx, n)}` };
+    }
     if (type === 'boolean') return { type: 'json_parse_exception', reason: `Current token (START_OBJECT) not of boolean type${jacksonAt(ctx, n)}` };
     return { type: 'illegal_state_exception', reason: `Can't get text on a START_OBJECT at ${loc()}` };
   }
   switch (type) {
     case 'text':
     case 'keyword':
+    case 'unchecked':
+    case 'geo_point': // checked whole by geoPointError
+    case 'flat_object': // objects only, checked in parseField
       return null;
+    case 'integer':
+      return integerCause(ctx, n);
+    case 'ip': {
+      const text = n.t === 'str' ? n.v : preview(n);
+      return isIpLiteral(text) ? null : { type: 'illegal_argument_exception', reason: `'${text}' is not an IP string literal.` };
+    }
     case 'long':
       if (n.t === 'str') return n.v === '' ? null : stringToLongCause(n.v);
       if (n.t === 'num') {
@@ -731,7 +770,8 @@ function leafCause(ctx: DocContext, mapper: LeafMapper, n: JNode): ErrorCause | 
         return null;
       }
       return { type: 'json_parse_exception', reason: `Current token (${tokenName(n)}) not numeric, can not use numeric value accessors${jacksonAt(ctx, n)}` };
-    case 'float': {
+    case 'float':
+    case 'double': {
       let v: number;
       if (n.t === 'str') {
         if (n.v === '') return null;
@@ -744,7 +784,8 @@ function leafCause(ctx: DocContext, mapper: LeafMapper, n: JNode): ErrorCause | 
       } else {
         return { type: 'json_parse_exception', reason: `Current token (${tokenName(n)}) not numeric, can not use numeric value accessors${jacksonAt(ctx, n)}` };
       }
-      if (!Number.isFinite(Math.fround(v))) return { type: 'illegal_argument_exception', reason: `[float] supports only finite values, but got [${javaNonFinite(Math.fround(v))}]` };
+      const stored = type === 'float' ? Math.fround(v) : v;
+      if (!Number.isFinite(stored)) return { type: 'illegal_argument_exception', reason: `[${type}] supports only finite values, but got [${javaNonFinite(stored)}]` };
       return null;
     }
     case 'boolean':
@@ -762,6 +803,101 @@ function leafCause(ctx: DocContext, mapper: LeafMapper, n: JNode): ErrorCause | 
         caused_by: { type: 'date_time_parse_exception', reason: 'Failed to parse with all enclosed parsers' },
       };
     }
+  }
+}
+
+const INT_MIN = -(2n ** 31n);
+const INT_MAX = 2n ** 31n - 1n;
+
+/** NumberFieldMapper INTEGER: parser.intValue(coerce) — Jackson's range check for numbers, Double.parseDouble for strings. */
+function integerCause(ctx: DocContext, n: JNode): ErrorCause | null {
+  if (n.t === 'num') {
+    const truncated = Math.trunc(Number(n.raw));
+    const outOfRange = n.int ? BigInt(n.raw) < INT_MIN || BigInt(n.raw) > INT_MAX : !(truncated >= -(2 ** 31) && truncated <= 2 ** 31 - 1);
+    if (outOfRange) return { type: 'input_coercion_exception', reason: `Numeric value (${n.raw}) out of range of int (${INT_MIN} - ${INT_MAX})${jacksonAt(ctx, n)}` };
+    return null;
+  }
+  if (n.t !== 'str') return { type: 'json_parse_exception', reason: `Current token (${tokenName(n)}) not numeric, can not use numeric value accessors${jacksonAt(ctx, n)}` };
+  if (n.v === '') return null;
+  const t = n.v.trim();
+  if (!/^[+-]?(NaN|Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?[fFdD]?)$/.test(t)) return { type: 'number_format_exception', reason: `For input string: "${n.v}"` };
+  const d = Number(t.replace(/[fFdD]$/, ''));
+  if (!(d >= -(2 ** 31) && d <= 2 ** 31 - 1)) return { type: 'illegal_argument_exception', reason: `Value [${n.v}] is out of range for an integer` };
+  return null;
+}
+
+/** InetAddresses.forString: dotted-quad IPv4 (no leading zeros) or IPv6. */
+function isIpLiteral(text: string): boolean {
+  const quad = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (quad) return quad.slice(1).every((o) => Number(o) <= 255 && !(o.length > 1 && o.startsWith('0')));
+  return isIPv6(text);
+}
+
+/** XContentParser.Token names (OpenSearch's, not Jackson's). */
+function xContentToken(n: JNode): string {
+  return n.t === 'obj' ? 'START_OBJECT' : n.t === 'arr' ? 'START_ARRAY' : n.t === 'str' ? 'VALUE_STRING' : n.t === 'num' ? 'VALUE_NUMBER' : n.t === 'bool' ? 'VALUE_BOOLEAN' : 'VALUE_NULL';
+}
+
+/** ParsingException's `line`/`col` metadata, when the document's text is at hand. */
+function lineCol(ctx: DocContext, n: JNode): { line?: number; col?: number } {
+  const pos = ctx.parser?.location(n.at);
+  return pos ? { line: pos.line, col: pos.column } : {};
+}
+
+const GEOHASH = /^[0-9b-hjkmnp-z]{1,12}$/;
+
+/**
+ * geo_point values: `{lat, lon}`, `"lat,lon"`, a geohash, `[lon, lat]`, or an array of those
+ * (GeoUtils.parseGeoPoint). The causes follow GeoUtils' wording; the latitude/longitude range check
+ * is GeoPointFieldMapper's with ignore_malformed false.
+ */
+function geoPointError(ctx: DocContext, path: string, n: JNode): ItemError | null {
+  const fail = (cause: ErrorCause) => new ItemError(400, { type: 'mapper_parsing_exception', reason: `failed to parse field [${path}] of type [geo_point]`, caused_by: cause });
+  const parseErr = (reason: string) => fail({ type: 'parse_exception', reason });
+  const num = (x: JNode | undefined, name: string): number | ItemError => {
+    if (x?.t === 'num') return Number(x.raw);
+    if (x?.t === 'str' && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(x.v.trim())) return Number(x.v);
+    return parseErr(x === undefined ? `field [${name}] missing` : `[${name}] must be a number`);
+  };
+  const point = (lat: number | ItemError, lon: number | ItemError): ItemError | null => {
+    if (lat instanceof ItemError) return lat;
+    if (lon instanceof ItemError) return lon;
+    if (lat < -90 || lat > 90) return fail({ type: 'illegal_argument_exception', reason: `illegal latitude value [${javaDouble(lat)}] for ${path}` });
+    if (lon < -180 || lon > 180) return fail({ type: 'illegal_argument_exception', reason: `illegal longitude value [${javaDouble(lon)}] for ${path}` });
+    return null;
+  };
+  switch (n.t) {
+    case 'null':
+      return null;
+    case 'obj': {
+      const get = (k: string) => n.entries.find(([key]) => key === k)?.[1];
+      if (n.entries.some(([k]) => k !== 'lat' && k !== 'lon' && k !== 'geohash' && k !== 'z')) return parseErr('field must be either [lat], [lon] or [geohash]');
+      const hash = get('geohash');
+      if (hash) return hash.t === 'str' && GEOHASH.test(hash.v) ? null : parseErr('geohash must be a string');
+      return point(num(get('lat'), 'lat'), num(get('lon'), 'lon'));
+    }
+    case 'str': {
+      const parts = n.v.split(',');
+      if (parts.length === 2 || parts.length === 3) {
+        const [lat, lon] = parts.map((p) => ({ t: 'str', v: p.trim(), at: n.at }) as JNode);
+        return point(num(lat, 'lat'), num(lon, 'lon'));
+      }
+      const bad = [...n.v].find((c) => !/[0-9b-hjkmnp-z]/.test(c));
+      return bad === undefined && n.v !== '' ? null : fail({ type: 'illegal_argument_exception', reason: `unsupported symbol [${bad ?? ''}] in geohash [${n.v}]` });
+    }
+    case 'arr': {
+      if (n.items.length > 0 && n.items.every((x) => x.t === 'num')) {
+        if (n.items.length > 3) return parseErr('Exception parsing coordinates: found Z value [0.0] but [ignore_z_value] parameter is [false]');
+        return point(num(n.items[1], 'lat'), num(n.items[0], 'lon'));
+      }
+      for (const item of n.items) {
+        const err = geoPointError(ctx, path, item);
+        if (err) return err;
+      }
+      return null;
+    }
+    default:
+      return parseErr('geo_point expected');
   }
 }
 
@@ -785,13 +921,18 @@ function parseObjectInto(ctx: DocContext, obj: ObjectMapper, node: JObj, prefix:
       throw mapperParsing(`Field [${key}] is a metadata field and cannot be added inside a document. Use the index API request parameters.`);
     }
     const parts = key.split('.');
-    let parent = obj;
+    let parent: ObjectMapper | undefined = obj;
     let path = prefix;
     for (const part of parts.slice(0, -1)) {
+      const parentPath = path;
       path = path ? `${path}.${part}` : part;
-      let m = parent.props.get(part);
+      let m: Mapper | undefined = parent.props.get(part);
       if (!m) {
-        m = { type: 'object', props: new Map() };
+        if (!mayAddField(parent, part, parentPath)) {
+          parent = undefined;
+          break;
+        }
+        m = newObjectMapper(parent);
         markChanged(ctx);
         parent.props.set(part, m);
       } else if (m.type !== 'object') {
@@ -799,28 +940,57 @@ function parseObjectInto(ctx: DocContext, obj: ObjectMapper, node: JObj, prefix:
       }
       parent = m;
     }
+    if (!parent) continue; // dynamic: false — kept in _source, not mapped
     const leaf = parts[parts.length - 1] ?? key;
-    parseField(ctx, parent, leaf, path ? `${path}.${leaf}` : leaf, val);
+    parseField(ctx, parent, leaf, path ? `${path}.${leaf}` : leaf, val, path);
   }
 }
 
-function parseField(ctx: DocContext, parent: ObjectMapper, name: string, path: string, val: JNode): void {
+/** A dynamically added object inherits its parent's `dynamic`. */
+function newObjectMapper(parent: ObjectMapper): ObjectMapper {
+  return parent.dynamic === undefined ? { type: 'object', props: new Map() } : { type: 'object', props: new Map(), dynamic: parent.dynamic };
+}
+
+/**
+ * Whether an unmapped field may be added under `parent`: dynamic true adds it, false leaves it in
+ * _source unmapped, strict refuses the document (StrictDynamicMappingException, "within" the
+ * parent object's path, `_doc` at the root).
+ */
+function mayAddField(parent: ObjectMapper, name: string, parentPath: string): boolean {
+  if (parent.dynamic === 'strict') {
+    throw new ItemError(400, { type: 'strict_dynamic_mapping_exception', reason: `mapping set to strict, dynamic introduction of [${name}] within [${parentPath || '_doc'}] is not allowed` });
+  }
+  return parent.dynamic !== 'false';
+}
+
+function parseField(ctx: DocContext, parent: ObjectMapper, name: string, path: string, val: JNode, parentPath: string): void {
   if (val.t === 'null') return;
-  if (val.t === 'arr') {
-    for (const item of val.items) parseField(ctx, parent, name, path, item);
+  let m = parent.props.get(name);
+  if (m?.type === 'geo_point' || m?.type === 'unchecked') {
+    const err = m.type === 'geo_point' ? geoPointError(ctx, path, val) : null;
+    if (err) throw err;
     return;
   }
-  let m = parent.props.get(name);
+  if (val.t === 'arr') {
+    for (const item of val.items) parseField(ctx, parent, name, path, item, parentPath);
+    return;
+  }
+  if (m?.type === 'flat_object') {
+    if (val.t === 'obj') return;
+    throw fieldError(ctx, path, 'flat_object', val, { type: 'parsing_exception', reason: `[${path}] unexpected token [${xContentToken(val)}] in flat_object field value`, ...lineCol(ctx, val) });
+  }
   if (val.t === 'obj') {
     if (!m) {
-      m = { type: 'object', props: new Map() };
+      if (!mayAddField(parent, name, parentPath)) return;
+      m = newObjectMapper(parent);
       markChanged(ctx);
       parent.props.set(name, m);
     }
-    if (m.type === 'object') return parseObjectInto(ctx, m, val, path);
+    if (m.type === 'object') return m.enabled === false ? undefined : parseObjectInto(ctx, m, val, path);
     throw fieldError(ctx, path, m.type, val, leafCause(ctx, m, val) ?? { type: 'illegal_state_exception', reason: 'unexpected object' });
   }
   if (!m) {
+    if (!mayAddField(parent, name, parentPath)) return;
     m = dynamicMapper(val);
     markChanged(ctx);
     parent.props.set(name, m);
@@ -902,6 +1072,7 @@ function fieldFits(parent: ObjectMapper, name: string, val: unknown, depth: numb
   }
   const m = parent.props.get(name);
   if (m === undefined) return -1;
+  if (m.type === 'object' && m.enabled === false) return -1;
   if (typeof val === 'object') return m.type === 'object' ? objectFits(m, val as Record<string, unknown>, false, depth + 1) : -1;
   if (m.type === 'object') return -1;
   return leafFits(m, val as string | number | boolean) ? 0 : -1;
@@ -920,9 +1091,20 @@ function leafFits(mapper: LeafMapper, v: string | number | boolean): boolean {
       // Within ±2^62 a long fits whether the number was written as an integer or not.
       if (typeof v === 'number') return Math.abs(v) < 2 ** 62;
       return typeof v === 'string' && (v === '' || /^[+-]?\d{1,18}$/.test(v));
+    case 'integer':
+      if (typeof v === 'number') return Math.abs(v) < 2 ** 31 - 1;
+      return typeof v === 'string' && (v === '' || /^[+-]?\d{1,9}$/.test(v));
     case 'float':
       if (typeof v === 'number') return Number.isFinite(Math.fround(v));
       return v === '';
+    case 'double':
+      return typeof v === 'number' ? Number.isFinite(v) : v === '';
+    case 'unchecked':
+      return true;
+    case 'ip':
+    case 'geo_point':
+    case 'flat_object':
+      return false; // the faithful path checks these
     case 'boolean':
       return typeof v === 'boolean' || v === '' || v === 'true' || v === 'false';
     case 'date':
@@ -1415,6 +1597,10 @@ interface IndexState {
   /** Version of deleted documents (tombstones): a re-created document continues from it. */
   deleted: Map<string, number>;
   seqNo: number;
+  /** Flat `index.*` settings from the index template that matched at creation (e.g. `index.default_pipeline`). */
+  settings: Record<string, string>;
+  /** Name of that template. */
+  template: string | undefined;
 }
 
 function indexPattern(pattern: string | undefined): (name: string) => boolean {
@@ -1457,6 +1643,7 @@ type Route =
   | { kind: 'count'; index: string | undefined }
   | { kind: 'refresh'; index: string | undefined }
   | { kind: 'doc'; index: string; id: string }
+  | { kind: 'config'; api: ConfigRoute }
   | { kind: 'none' };
 
 const ALLOWED: Record<Route['kind'], string[]> = {
@@ -1467,6 +1654,7 @@ const ALLOWED: Record<Route['kind'], string[]> = {
   count: ['GET', 'POST'],
   refresh: ['GET', 'POST'],
   doc: ['GET', 'HEAD'],
+  config: [], // per path: ConfigRoute.allowed
   none: [],
 };
 
@@ -1476,10 +1664,16 @@ export class OpenSearchStandIn {
   readonly port: number;
   /** Fault knobs, read on every request; assign fields or the whole object at any time. */
   faults: Faults = {};
-  /** Shifts the Date header and the time the booth-ingest pipeline stamps. */
+  /** Shifts the Date header and the time ingest pipelines stamp (`{{_ingest.timestamp}}`). */
   clockOffsetMs = 0;
-  /** Registered ingest pipelines; `booth-ingest` stamps `event.ingested`, others are no-ops. */
-  readonly pipelines = new Set<string>([BOOTH_PIPELINE]);
+  /**
+   * Ingest pipelines (also managed over `/_ingest/pipeline`). `booth-ingest` is registered unless
+   * started with `boothPipeline: false`; `pipelines.add(id)` registers one without processors,
+   * `pipelines.add(id, body)` a real one. Only `set` processors change documents.
+   */
+  readonly pipelines: PipelineRegistry;
+  /** State of the configuration APIs (templates, ISM policies, roles, notification channels, monitors): see opensearch-config.ts. */
+  readonly config: ConfigApis;
   /** Every request in arrival order. */
   readonly requests: RequestRecord[] = [];
   readonly ingestPath: string;
@@ -1511,6 +1705,8 @@ export class OpenSearchStandIn {
     this.compress = opts.compressResponses ?? !this.tls;
     this.seed = opts.seed ?? 1;
     this.random = new SeededStreams(this.seed);
+    this.config = new ConfigApis({ now: () => this.now(), randomId: () => this.randomId('config', 20) }, { boothPipeline: opts.boothPipeline ?? true });
+    this.pipelines = this.config.pipelines;
   }
 
   static async start(opts: StandInOptions = {}): Promise<OpenSearchStandIn> {
@@ -1602,6 +1798,19 @@ export class OpenSearchStandIn {
     return st ? flattenMapping(st.mapping) : {};
   }
 
+  /**
+   * An index's settings as its index template gave them, flat and `index.`-prefixed
+   * (`{'index.default_pipeline': 'booth-ingest', 'index.number_of_shards': '1'}`); {} without one.
+   */
+  indexSettings(index: string): Record<string, string> {
+    return { ...this.indices.get(index)?.settings };
+  }
+
+  /** The index template that matched when the index was created, if any. */
+  indexTemplate(index: string): string | undefined {
+    return this.indices.get(index)?.template;
+  }
+
   /** Pre-maps fields (like an index template would), creating the index if needed. */
   setMapping(index: string, fields: Record<string, FieldType>): void {
     const st = this.ensureIndex(index);
@@ -1621,7 +1830,7 @@ export class OpenSearchStandIn {
     }
   }
 
-  /** Forgets all indices (documents and mappings) and the request log. */
+  /** Forgets all indices (documents and mappings) and the request log; the configuration (pipelines, templates, ...) stays. */
   reset(): void {
     this.indices.clear();
     this.requests.length = 0;
@@ -1652,13 +1861,26 @@ export class OpenSearchStandIn {
     return problem;
   }
 
+  /** Gets or creates an index; a new one takes the mapping and settings of its index template. */
   private ensureIndex(name: string): IndexState {
     let st = this.indices.get(name);
     if (!st) {
-      st = { name, uuid: this.randomId('uuid', 22), mapping: { type: 'object', props: new Map() }, docs: new Map(), deleted: new Map(), seqNo: -1 };
+      const t = this.config.templates.forIndex(name);
+      st = { name, uuid: this.randomId('uuid', 22), mapping: this.initialMapping(name), docs: new Map(), deleted: new Map(), seqNo: -1, settings: t?.settings ?? {}, template: t?.template };
       this.indices.set(name, st);
     }
     return st;
+  }
+
+  /** The mapping a new index starts with: its template's, else empty (all dynamic). */
+  private initialMapping(name: string): ObjectMapper {
+    const mapping = this.config.templates.forIndex(name)?.mapping;
+    return mapping ? cloneMapper(mapping) : { type: 'object', props: new Map() };
+  }
+
+  /** An index's settings, or those its template would give it when `_bulk` creates it. */
+  private settingsFor(name: string): Record<string, string> {
+    return this.indices.get(name)?.settings ?? this.config.templates.forIndex(name)?.settings ?? {};
   }
 
   private route(pathname: string): Route {
@@ -1671,6 +1893,8 @@ export class OpenSearchStandIn {
     }
     const [a, b, c] = parts;
     if (parts.length === 0) return { kind: 'root' };
+    const config = matchConfigRoute(parts);
+    if (config) return { kind: 'config', api: config };
     if (a === '_cluster' && b === 'health' && parts.length <= 3) return { kind: 'health', index: c };
     if (a === '_bulk' && parts.length === 1) return { kind: 'bulk', index: undefined };
     if (b === '_bulk' && parts.length === 2) return { kind: 'bulk', index: a };
@@ -1807,6 +2031,7 @@ export class OpenSearchStandIn {
     const body = await this.readBody(req);
     entry.bytes = body.bytes;
     if (body.aborted || this.closed) return;
+    if (!writes && body.data.length > 0) entry.body = recordedBody(body.data);
     if (reset === 'after') {
       entry.fault = 'reset-after-body';
       resetSocket(sock);
@@ -1836,7 +2061,7 @@ export class OpenSearchStandIn {
     if (route.kind === 'none') {
       return this.sendJson(req, res, entry, 400, { error: `no handler found for uri [${req.url ?? '/'}] and method [${method}]`, status: 400 });
     }
-    const allowed = ALLOWED[route.kind];
+    const allowed = route.kind === 'config' ? route.api.allowed : ALLOWED[route.kind];
     if (!allowed.includes(method)) {
       if (route.kind === 'ingest') return this.send(req, res, entry, 405, '405 Method Not Allowed', DP_TEXT_TYPE);
       return this.sendJson(req, res, entry, 405, { error: `Incorrect HTTP method for uri [${req.url ?? '/'}] and method [${method}], allowed: [${allowed.join(', ')}]`, status: 405 }, undefined, { Allow: allowed.join(',') });
@@ -1862,7 +2087,21 @@ export class OpenSearchStandIn {
       }
       case 'doc':
         return this.handleGetDoc(req, res, entry, url, route.index, route.id);
+      case 'config':
+        return this.handleConfig(req, res, entry, url, route.api, body.data);
     }
+  }
+
+  /** The configuration APIs (opensearch-config.ts); like every REST handler they need a JSON Content-Type for a body. */
+  private handleConfig(req: http.IncomingMessage, res: http.ServerResponse, entry: RequestRecord, url: URL, api: ConfigRoute, data: Buffer): void {
+    if (data.length > 0) {
+      const ct = req.headers['content-type'];
+      if (ct === undefined) return this.sendJson(req, res, entry, 406, { error: 'Content-Type header is missing', status: 406 });
+      if ((ct.split(';')[0] ?? '').trim().toLowerCase() !== 'application/json') return this.sendJson(req, res, entry, 406, { error: `Content-Type header [${ct}] is not supported`, status: 406 });
+    }
+    const reply = this.config.handle(req.method ?? 'GET', api, url.searchParams, new TextDecoder().decode(data));
+    if (reply.body === undefined) return this.send(req, res, entry, reply.status, undefined, undefined, reply.headers);
+    this.sendJson(req, res, entry, reply.status, reply.body, url, reply.headers);
   }
 
   private clusterUuid(): string {
@@ -2027,10 +2266,13 @@ export class OpenSearchStandIn {
     let fastText: string | undefined;
     let ingestMs: number | undefined;
 
-    // 1. Ingest pipeline (coordinating node, before the index is resolved or created).
-    if (item.action !== 'delete' && item.action !== 'update' && item.pipeline !== undefined && item.pipeline !== '_none') {
+    // 1. Ingest pipelines (coordinating node, before the index is resolved or created): the
+    // request's pipeline or else the index's default_pipeline (from its template if it does not
+    // exist yet), then its final_pipeline.
+    const pipelineIds = item.action === 'delete' || item.action === 'update' ? [] : this.pipelineIdsFor(item, indexName);
+    if (pipelineIds.length > 0) {
       const t0 = performance.now();
-      if (!this.pipelines.has(item.pipeline)) throw new ItemError(400, { type: 'illegal_argument_exception', reason: `pipeline with id [${item.pipeline}] does not exist` });
+      for (const id of pipelineIds) if (!this.pipelines.has(id)) throw new ItemError(400, { type: 'illegal_argument_exception', reason: `pipeline with id [${id}] does not exist` });
       try {
         ({ doc, parser } = parseSource(item.source ?? ''));
       } catch (e) {
@@ -2038,19 +2280,8 @@ export class OpenSearchStandIn {
         const cause = e.body.caused_by ?? { type: 'not_x_content_exception', reason: 'Compressor detection can only be called on some xcontent bytes or compressed xcontent bytes' };
         throw new ItemError(400, { type: 'parse_exception', reason: 'Failed to parse content to map', caused_by: cause });
       }
-      if (item.pipeline === BOOTH_PIPELINE) {
-        const ingested: JNode = { t: 'str', v: this.now().toISOString(), at: 0 };
-        const ev = doc.entries.find(([k]) => k === 'event');
-        if (!ev) doc.entries.push(['event', { t: 'obj', entries: [['ingested', ingested]], at: 0 }]);
-        else if (ev[1].t === 'obj') {
-          const existing = ev[1].entries.find(([k]) => k === 'ingested');
-          if (existing) existing[1] = ingested;
-          else ev[1].entries.push(['ingested', ingested]);
-        } else {
-          throw new ItemError(400, { type: 'illegal_argument_exception', reason: `cannot set [ingested] with parent object of type [${JAVA_TYPES[ev[1].t]}] as part of path [event.ingested]` });
-        }
-        parser = undefined;
-      }
+      // A changed tree no longer matches the text's positions.
+      if (this.runPipelines(pipelineIds, doc)) parser = undefined;
       ingestMs = performance.now() - t0;
     }
 
@@ -2177,6 +2408,32 @@ export class OpenSearchStandIn {
     return ingestMs === undefined ? { result } : { result, ingestMs };
   }
 
+  private pipelineIdsFor(item: BulkItem, indexName: string): string[] {
+    const settings = this.settingsFor(indexName);
+    const ids: string[] = [];
+    const first = item.pipeline ?? settings['index.default_pipeline'];
+    if (first !== undefined && first !== '_none') ids.push(first);
+    const final = settings['index.final_pipeline'];
+    if (final !== undefined && final !== '_none') ids.push(final);
+    return ids;
+  }
+
+  /** Runs a document through pipelines; only `set` processors act (see opensearch-ingest.ts). Whether the document changed. */
+  private runPipelines(ids: string[], doc: JObj): boolean {
+    let changed = false;
+    for (const id of ids) {
+      for (const p of this.pipelines.get(id)?.processors ?? []) {
+        if (p.kind !== 'set') continue;
+        try {
+          changed = setProcessor(doc, p, this.now()) || changed;
+        } catch (e) {
+          if (!(e instanceof ItemError) || !p.ignoreFailure) throw e;
+        }
+      }
+    }
+    return changed;
+  }
+
   private checkSeqNo(id: string, existing: DocRecord | undefined, item: BulkItem, meta: Record<string, string>): void {
     const want = `required seqNo [${item.ifSeqNo ?? -2}], primary term [${item.ifPrimaryTerm ?? 0}]`;
     if (!existing) throw new ItemError(409, { type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, ${want}. but no document was found`, ...meta });
@@ -2229,7 +2486,7 @@ export class OpenSearchStandIn {
       const st = this.indices.get(routed);
       let mapping = mappings.get(routed);
       if (!mapping) {
-        mapping = st ? cloneMapper(st.mapping) : { type: 'object', props: new Map() };
+        mapping = st ? cloneMapper(st.mapping) : this.initialMapping(routed);
         mappings.set(routed, mapping);
       }
       try {
@@ -2263,6 +2520,71 @@ export class OpenSearchStandIn {
     const kind = dataset.v.startsWith('booth.') ? dataset.v.slice('booth.'.length) : dataset.v;
     return `${this.indexPrefix}-${kind}-${when.getUTCFullYear()}.${String(when.getUTCMonth() + 1).padStart(2, '0')}`;
   }
+}
+
+/** What a RequestRecord keeps of a configuration request's body: its JSON, or its text. */
+function recordedBody(data: Buffer): unknown {
+  const text = new TextDecoder().decode(data);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `set` processor on a parsed source (IngestDocument.setFieldValue, ValueSource templates)
+
+/** `{{name}}` / `{{{name}}}`: `_ingest.timestamp` is the node's time; other names are document fields. Ingest templates are not HTML-escaped. */
+function renderIngestTemplate(text: string, doc: JObj, now: Date): string {
+  return text.replace(/\{\{\{?\s*([^{}\s]+)\s*\}?\}\}/g, (_m, name: string) => {
+    if (name === '_ingest.timestamp') return now.toISOString();
+    const n = fieldAt(doc, name.split('.'));
+    return n === undefined || n.t === 'null' ? '' : n.t === 'str' ? n.v : preview(n);
+  });
+}
+
+function fieldAt(doc: JObj, parts: string[]): JNode | undefined {
+  let node: JNode | undefined = doc;
+  for (const part of parts) node = node?.t === 'obj' ? node.entries.find(([k]) => k === part)?.[1] : undefined;
+  return node;
+}
+
+function templatedValue(v: unknown, doc: JObj, now: Date): JNode {
+  if (typeof v === 'string') return { t: 'str', v: renderIngestTemplate(v, doc, now), at: 0 };
+  if (Array.isArray(v)) return { t: 'arr', items: v.map((x) => templatedValue(x, doc, now)), at: 0 };
+  if (v !== null && typeof v === 'object') return { t: 'obj', entries: Object.entries(v).map(([k, x]) => [k, templatedValue(x, doc, now)]), at: 0 };
+  return fromJs(v);
+}
+
+/** Applies one `set` processor; whether it changed the document. Failures are IngestDocument's IllegalArgumentExceptions. */
+function setProcessor(doc: JObj, p: SetProcessor, now: Date): boolean {
+  const path = renderIngestTemplate(p.field, doc, now);
+  const parts = path.split('.');
+  const value = templatedValue(p.value, doc, now);
+  if (p.ignoreEmptyValue && (value.t === 'null' || (value.t === 'str' && value.v === ''))) return false;
+  if (!p.override) {
+    const current = fieldAt(doc, parts);
+    if (current !== undefined && current.t !== 'null') return false;
+  }
+  const fail = (reason: string) => new ItemError(400, { type: 'illegal_argument_exception', reason });
+  let node: JNode = doc;
+  for (const part of parts.slice(0, -1)) {
+    if (node.t !== 'obj') throw fail(node.t === 'null' ? `cannot resolve [${part}] from null as part of path [${path}]` : `cannot resolve [${part}] from object of type [${JAVA_TYPES[node.t]}] as part of path [${path}]`);
+    const entry: [string, JNode] | undefined = node.entries.find(([k]) => k === part);
+    if (entry) node = entry[1];
+    else {
+      const child: JObj = { t: 'obj', entries: [], at: 0 };
+      node.entries.push([part, child]);
+      node = child;
+    }
+  }
+  const leaf = parts[parts.length - 1] ?? path;
+  if (node.t !== 'obj') throw fail(node.t === 'null' ? `cannot set [${leaf}] with null parent as part of path [${path}]` : `cannot set [${leaf}] with parent object of type [${JAVA_TYPES[node.t]}] as part of path [${path}]`);
+  const existing = node.entries.find(([k]) => k === leaf);
+  if (existing) existing[1] = value;
+  else node.entries.push([leaf, value]);
+  return true;
 }
 
 function eventId(doc: JObj): string | undefined {
