@@ -50,6 +50,8 @@ export const fleetSetupCommand: Command = {
       `fleet-setup: ${count('created')} created, ${count('updated')} updated, ${count('unchanged')} unchanged` +
         `${count('skipped') ? `, ${count('skipped')} skipped` : ''}${count('failed') ? `, ${count('failed')} FAILED` : ''}\n`,
     );
+    const untried = resources.length - results.length;
+    if (untried > 0) ctx.stdout.write(`fleet-setup: the cluster refuses these credentials (HTTP 401): stopped; ${untried} resources not tried\n`);
     if (!opts.slackWebhookUrl) ctx.stdout.write('fleet-setup: no --slack-webhook-file: the monitors raise alerts in OpenSearch Dashboards but notify no one\n');
     return count('failed') > 0 ? EXIT.fatal : EXIT.ok;
   },

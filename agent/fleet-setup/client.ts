@@ -63,6 +63,16 @@ export class ClusterClient {
   }
 }
 
+/** An answer that is not what the request needed, with its status for the caller to judge. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
 /** The reason OpenSearch gives in an error body, in one line. */
 export function errorReason(body: unknown): string {
   if (typeof body === 'string') return body.trim().slice(0, 300) || '(empty body)';

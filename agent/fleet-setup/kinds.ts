@@ -2,7 +2,7 @@
 // (reference: ../shared/reference/opensearch.md §3–§4): what GET returns, which call creates,
 // which updates and with which concurrency guard.
 import type { ClusterClient, ClusterRequest, ClusterResponse } from './client.ts';
-import { errorReason } from './client.ts';
+import { errorReason, HttpError } from './client.ts';
 import { contains, fingerprint } from './compare.ts';
 
 type Json = Record<string, unknown>;
@@ -38,8 +38,8 @@ export interface KindOps {
 
 const enc = encodeURIComponent;
 
-function unexpected(what: string, res: ClusterResponse): Error {
-  return new Error(`${what}: HTTP ${res.status} ${errorReason(res.body)}`);
+function unexpected(what: string, res: ClusterResponse): HttpError {
+  return new HttpError(`${what}: HTTP ${res.status} ${errorReason(res.body)}`, res.status);
 }
 
 /** 400 "no handler found for uri": the node does not serve this API at all. */
