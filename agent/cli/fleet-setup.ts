@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { DEFAULT_FLEET_OPTIONS, type FleetOptions } from '../../shared/opensearch/fleet-options.ts';
 import { applyResources, createRequests, type Result } from '../fleet-setup/apply.ts';
 import { ClusterClient } from '../fleet-setup/client.ts';
-import { fleetResources } from '../fleet-setup/resources.ts';
+import type { Resource } from '../fleet-setup/kinds.ts';
 import type { AuthSettings, TlsSettings } from '../sinks/opensearch/settings.ts';
 import type { Command, CommandContext } from './command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
@@ -38,6 +38,8 @@ export const fleetSetupCommand: Command = {
     const v = ctx.values;
     const url = parseUrl(v['url']);
     const opts = fleetOptions(v);
+    // Loaded here, not at start: the definitions build every document schema, which the daemon does not need.
+    const { fleetResources } = await import('../fleet-setup/resources.ts');
     const resources = fleetResources(opts);
     const shown = redactedOrigin(url);
     if (v['dry-run']) return dryRun(ctx, shown, opts, resources);
@@ -62,7 +64,7 @@ function line(r: Result): string {
   return `  ${outcome.padEnd(9)}  ${r.resource.kind.padEnd(15)}  ${r.resource.id}${r.detail ? ` — ${r.detail}` : ''}\n`;
 }
 
-function dryRun(ctx: CommandContext, shown: string, opts: FleetOptions, resources: ReturnType<typeof fleetResources>): number {
+function dryRun(ctx: CommandContext, shown: string, opts: FleetOptions, resources: Resource[]): number {
   ctx.stdout.write(`fleet-setup --dry-run: nothing is sent. Against an empty cluster at ${shown}, a first run sends:\n\n`);
   let text = createRequests(resources)
     .map((req) => `${req.method} ${req.path}\n${JSON.stringify(req.body, null, 2)}\n`)
