@@ -138,6 +138,9 @@ export function slowUploadsMonitor(opts: FleetOptions): Monitor {
  * 2. Zero booths online per country. A country whose booths all went silent has no heartbeat in
  * the last 5 minutes, so a 5-minute query would have no bucket for it at all. The look-back is
  * 7 days: every country with booths has a bucket, and "online" is counted inside it.
+ * `terms`, not `composite`: Alerting pages a composite parent with `after` until a page comes back
+ * empty, and renders the actions with the LAST page as ctx.results — the per-country counts of the
+ * message would always be empty (BucketLevelMonitorRunner). A terms aggregation is one page.
  */
 export function zeroOnlineMonitor(opts: FleetOptions): Monitor {
   const names = fleetNames(opts.prefix);
@@ -146,7 +149,7 @@ export function zeroOnlineMonitor(opts: FleetOptions): Monitor {
     query: { bool: { filter: [ingestedWithin('7d')] } },
     aggregations: {
       by_country: {
-        composite: { size: 500, sources: [{ country: { terms: { field: 'booth.country' } } }] },
+        terms: { field: 'booth.country', size: 500 },
         aggregations: {
           booths_7d: { cardinality: { field: 'booth.id' } },
           recent: { filter: ingestedSince('5m'), aggregations: { online: { cardinality: { field: 'booth.id' } } } },
@@ -155,7 +158,7 @@ export function zeroOnlineMonitor(opts: FleetOptions): Monitor {
     },
   };
   const counts =
-    '{{#ctx.results.0.aggregations.by_country.buckets}}{{key.country}}: {{recent.online.value}} of {{booths_7d.value}} online; {{/ctx.results.0.aggregations.by_country.buckets}}';
+    '{{#ctx.results.0.aggregations.by_country.buckets}}{{key}}: {{recent.online.value}} of {{booths_7d.value}} online; {{/ctx.results.0.aggregations.by_country.buckets}}';
   return monitor(`${opts.prefix}: zero booths online per country`, 'bucket_level_monitor', 5, [names.indexPattern('heartbeat')], query, [
     {
       bucket_level_trigger: {
@@ -172,9 +175,9 @@ export function zeroOnlineMonitor(opts: FleetOptions): Monitor {
           name: 'slack',
           subject: 'Zero photo booths online',
           message:
-            '{{#ctx.newAlerts}}Zero photo booths are currently online in {{bucket_keys}}. Please check!{{/ctx.newAlerts}}' +
+            '{{#ctx.newAlerts}}Zero photo booths are currently online in {{bucket_keys}}. Please check! — no heartbeat in the 5 minutes to {{ctx.periodEnd}}{{/ctx.newAlerts}}' +
             '{{#ctx.completedAlerts}}Photo booths are online again in {{bucket_keys}}.{{/ctx.completedAlerts}}' +
-            ` — no heartbeat in the 5 minutes to {{ctx.periodEnd}} — by country: ${counts}`,
+            ` — by country: ${counts}`,
           perAlert: ['NEW', 'COMPLETED'],
         }),
       },
@@ -182,7 +185,11 @@ export function zeroOnlineMonitor(opts: FleetOptions): Monitor {
   ]);
 }
 
-/** 3. A booth went silent: seen in the last 24 hours, no heartbeat in the last 15 minutes. */
+/**
+ * 3. A booth went silent: seen in the last 24 hours, no heartbeat in the last 15 minutes.
+ * One composite source: Alerting reads a composite key back as a HashMap, so with two sources the
+ * alert's bucket_keys come in hash order ("FR,FB-4001" for booth + country), not source order.
+ */
 export function silentBoothMonitor(opts: FleetOptions): Monitor {
   const names = fleetNames(opts.prefix);
   const query = {
@@ -190,7 +197,7 @@ export function silentBoothMonitor(opts: FleetOptions): Monitor {
     query: { bool: { filter: [ingestedWithin('24h')] } },
     aggregations: {
       by_booth: {
-        composite: { size: 5000, sources: [{ booth: { terms: { field: 'booth.id' } } }, { country: { terms: { field: 'booth.country' } } }] },
+        composite: { size: 5000, sources: [{ booth: { terms: { field: 'booth.id' } } }] },
         aggregations: { recent: { filter: ingestedSince('15m') } },
       },
     },
