@@ -3,39 +3,17 @@
 // act on `_bulk` the way they do on a real node.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { OpenSearchStandIn, type StandInOptions } from './support/opensearch.ts';
+import type { OpenSearchStandIn } from './support/opensearch.ts';
+import { ndjson, readReply, startStandIn as start, type Reply } from './support/opensearch-requests.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: any;
-}
-
-async function start(t: TestContext, opts?: StandInOptions): Promise<OpenSearchStandIn> {
-  const s = await OpenSearchStandIn.start(opts);
-  t.after(() => s.close());
-  return s;
-}
-
 async function call(s: OpenSearchStandIn, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
   const init: RequestInit = { method, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers } };
   if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
-  const res = await fetch(s.url + urlPath, init);
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readReply(await fetch(s.url + urlPath, init));
 }
-
-const ndjson = (...lines: unknown[]): string => lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
 
 async function bulk(s: OpenSearchStandIn, lines: unknown[], query = ''): Promise<any[]> {
   const r = await call(s, 'POST', `/_bulk${query}`, ndjson(...lines), { 'content-type': 'application/x-ndjson' });

@@ -11,7 +11,8 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
-import { OpenSearchStandIn, type StandInOptions } from './support/opensearch.ts';
+import { OpenSearchStandIn } from './support/opensearch.ts';
+import { ndjson, readReply, startStandIn as start, type Reply } from './support/opensearch-requests.ts';
 import { tempDir } from './support/tmp.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -38,31 +39,9 @@ interface BulkBody {
   errors: boolean;
   items: Array<Record<string, ItemResult>>;
 }
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
-
-async function start(t: TestContext, opts?: StandInOptions): Promise<OpenSearchStandIn> {
-  const s = await OpenSearchStandIn.start(opts);
-  t.after(() => s.close());
-  return s;
-}
-
-const ndjson = (...lines: unknown[]): string => lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
-
 async function call(s: OpenSearchStandIn, urlPath: string, init: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Reply> {
   const res = await fetch(s.url + urlPath, { method: init.method ?? 'POST', headers: init.headers ?? {}, body: init.body === undefined ? undefined : new Uint8Array(Buffer.from(init.body)) });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  return readReply(res);
 }
 
 function bulk(s: OpenSearchStandIn, body: string | Buffer, opts: { path?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
