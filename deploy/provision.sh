@@ -52,7 +52,7 @@ Install:
                              (default: share/config.template.yaml of the bundle)
   --memory-max SIZE          systemd MemoryMax (default 256M; MemoryHigh is 3/4 of it)
   --cpu-quota PCT            systemd CPUQuota (default 50%)
-  --keep-versions N          installed versions to keep (default 3)
+  --keep-versions N          installed versions to keep, at least 2 (default 3)
   --start-timeout SECONDS    how long the new version must run before it counts as started (default 20)
   --root DIR                 install into DIR instead of / (for tests and images; no service is started)
   --no-start                 install and enable, but do not (re)start the service
@@ -228,6 +228,11 @@ if [[ $UNINSTALL -eq 1 ]]; then
       userdel ${R:+--root "$R"} "$USER_NAME" >/dev/null 2>&1 || die $EX_SOFTWARE "could not remove the user $USER_NAME"
       changed "removed the user $USER_NAME"
     fi
+    # userdel removes the user's group only with USERGROUPS_ENAB in login.defs (which a --root tree lacks).
+    if [[ -n $(gid_of "$USER_NAME") ]]; then
+      groupdel ${R:+--root "$R"} "$USER_NAME" >/dev/null 2>&1 || die $EX_SOFTWARE "could not remove the group $USER_NAME"
+      changed "removed the group $USER_NAME"
+    fi
     remove_path "$SYSUSERS"
   else
     say "kept $ETC, $STATE_DIR, $LOG_DIR and the user $USER_NAME (--purge removes them)"
@@ -254,7 +259,8 @@ esac
 for f in "$UPLOAD_AUTH_FILE" "$OPENSEARCH_PASSWORD_FILE" "$OPENSEARCH_TOKEN_FILE" "$CA_FILE" "$CONFIG_TEMPLATE"; do
   [[ -z $f || -r $f ]] || die $EX_USAGE "cannot read $f"
 done
-[[ $KEEP_VERSIONS =~ ^[1-9][0-9]*$ ]] || die $EX_USAGE "--keep-versions \"$KEEP_VERSIONS\": expected a whole number of at least 1"
+# At least 2: the previous version is always kept (for rollback); with 1, a second run would prune it.
+[[ $KEEP_VERSIONS =~ ^([2-9]|[1-9][0-9]+)$ ]] || die $EX_USAGE "--keep-versions \"$KEEP_VERSIONS\": expected a whole number of at least 2 (the current and the previous version)"
 [[ $START_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die $EX_USAGE "--start-timeout \"$START_TIMEOUT\": expected seconds"
 
 # ---- the bundle ------------------------------------------------------------------------------
@@ -389,6 +395,8 @@ fi
 # The config must validate with the version that will read it, as the user that will read it.
 as_agent=()
 if [[ -z $R ]]; then
+  # mktemp -d made $WORK 0700: the agent user must get through it to config.check.yaml.
+  chgrp "$AGID" "$WORK" && chmod 0710 "$WORK"
   as_agent=(setpriv --reuid="$AUID" --regid="$AGID" --clear-groups)
   [[ -n $WATCH_GROUP ]] && as_agent=(setpriv --reuid="$AUID" --regid="$AGID" --groups="$(gid_of "$WATCH_GROUP")")
   as_agent+=(--)

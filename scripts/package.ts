@@ -6,7 +6,8 @@
 //     node/bin/node, node/LICENSE  Node.js for <arch>, the npm registry's node-linux-<arch> package
 //     node_modules/better-sqlite3  the one module kept outside the agent (a native addon), with
 //                                  only the prebuilt binary for linux-<arch>
-//     share/                     provision.sh, the systemd unit, its environment file, the config template
+//     share/                     provision.sh, the systemd unit, its environment file, the config template,
+//                                README.md
 //     VERSION ARCH NODE_VERSION SHA256SUMS
 //
 // packed as booth-agent-<version>-linux-<arch>.tar.xz.
@@ -48,7 +49,11 @@ export async function packageBundle(opts: PackageOptions): Promise<PackageResult
   const version = opts.version ?? readJson(path.join(ROOT, 'package.json')).version;
   const name = `booth-agent-${version}-linux-${opts.arch}`;
   const outDir = path.resolve(opts.outDir ?? path.join(ROOT, 'dist'));
-  const work = fs.mkdtempSync(path.join(outDir, `.stage-${opts.arch}-`));
+  fs.mkdirSync(outDir, { recursive: true });
+  // Staged in the checkout's dist/ whatever outDir is: the source map names the sources relative to
+  // lib/, so a stage elsewhere (--out, another checkout path) would give a different tarball.
+  fs.mkdirSync(path.join(ROOT, 'dist'), { recursive: true });
+  const work = fs.mkdtempSync(path.join(ROOT, 'dist', `.stage-${opts.arch}-`));
   try {
     const stage = path.join(work, name);
     fs.mkdirSync(stage, { recursive: true });
@@ -103,6 +108,8 @@ function addDeployFiles(stage: string): void {
   for (const file of ['provision.sh', 'booth-agent.service', 'booth-agent.env', 'config.template.yaml']) {
     fs.copyFileSync(path.join(ROOT, 'deploy', file), path.join(share, file));
   }
+  // The unit's Documentation= (file:/opt/booth-agent/current/share/README.md).
+  fs.copyFileSync(path.join(ROOT, 'README.md'), path.join(share, 'README.md'));
   fs.chmodSync(path.join(share, 'provision.sh'), 0o755);
   fs.mkdirSync(path.join(stage, 'bin'));
   fs.copyFileSync(path.join(ROOT, 'deploy', 'launcher.sh'), path.join(stage, 'bin', 'booth-agent'));
