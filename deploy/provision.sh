@@ -47,9 +47,12 @@ OpenSearch:
 Install:
   --bundle FILE              booth-agent-<version>-linux-<arch>.tar.xz (default: build one from
                              the checkout this script is in, with npm run bundle)
-  --config-template F        config.yaml template with @BOOTH_ID@ @COUNTRY@ @REGION@ @UPLOAD_URL@
-                             @WATCH_DIR@ @OPENSEARCH_URL@ @INDEX_PREFIX@ @STATE_DIR@ @SECRETS_DIR@
-                             (default: share/config.template.yaml of the bundle)
+  --config-template F        config.yaml template (default: share/config.template.yaml of the
+                             bundle); each placeholder becomes a YAML value: @BOOTH_ID@ @COUNTRY@
+                             @REGION@ (null without --region) @REGION_LINE@ (a whole "region:"
+                             line, or none) @UPLOAD_URL@ @WATCH_DIR@ @AFTER_UPLOAD@ @MOVE_TO@
+                             @UPLOAD_HEADER_FILES@ @OPENSEARCH_URL@ @OPENSEARCH_USER@
+                             @OPENSEARCH_AUTH@ @INDEX_PREFIX@ @TLS@ @STATE_DIR@ @SECRETS_DIR@
   --memory-max SIZE          systemd MemoryMax (default 256M; MemoryHigh is 3/4 of it)
   --cpu-quota PCT            systemd CPUQuota (default 50%)
   --keep-versions N          installed versions to keep, at least 2 (default 3)
@@ -248,6 +251,11 @@ done
 [[ $BOOTH_ID =~ ^[A-Za-z0-9._-]{1,64}$ ]] || die $EX_USAGE "--booth-id \"$BOOTH_ID\": expected 1-64 of A-Z a-z 0-9 . _ -"
 [[ $COUNTRY =~ ^[A-Z]{2}$ ]] || die $EX_USAGE "--country \"$COUNTRY\": expected an ISO 3166-1 alpha-2 code in capitals, like US"
 [[ $WATCH_DIR == /* ]] || die $EX_USAGE "--watch-dir \"$WATCH_DIR\": expected an absolute path"
+# The service runs with PrivateTmp=yes: it would see an empty /tmp of its own.
+for p in "$WATCH_DIR" "$MOVE_TO"; do
+  [[ $p == /tmp || $p == /tmp/* || $p == /var/tmp || $p == /var/tmp/* ]] &&
+    die $EX_USAGE "$p is under /tmp or /var/tmp, which the service cannot see (PrivateTmp): choose a folder like /srv/booth/outbox"
+done
 case $AFTER_UPLOAD in
   keep|delete) [[ -z $MOVE_TO ]] || die $EX_USAGE "--move-to needs --after-upload move" ;;
   move) [[ $MOVE_TO == /* ]] || die $EX_USAGE "--after-upload move needs --move-to DIR (an absolute path)" ;;
@@ -266,17 +274,23 @@ done
 # ---- the bundle ------------------------------------------------------------------------------
 ARCH=$(host_arch)
 [[ $ARCH != unsupported:* ]] || die $EX_UNAVAILABLE "this machine is ${ARCH#unsupported:}; booth-agent bundles exist for x86_64 (x64) and aarch64 (arm64)"
-if [[ -z $BUNDLE ]]; then
-  CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  [[ -f $CHECKOUT/package.json && -f $CHECKOUT/scripts/bundle.ts ]] ||
-    die $EX_USAGE "no --bundle given, and $CHECKOUT is not a booth-agent checkout to build one from"
-  say "building the $ARCH bundle from $CHECKOUT (npm run bundle -- --arch $ARCH)"
-  (cd "$CHECKOUT" && npm run --silent bundle -- --arch "$ARCH" --out "$WORK" >&2) || die $EX_SOFTWARE "building the bundle failed"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+mkdir "$WORK/unpacked"
+if [[ -z $BUNDLE && -f $HERE/VERSION && -f $HERE/ARCH && -f $HERE/SHA256SUMS ]]; then
+  # Run from an unpacked bundle's share/: install that bundle.
+  BUNDLE=$HERE
+  cp -a "$HERE" "$WORK/unpacked/"
+elif [[ -z $BUNDLE ]]; then
+  [[ -f $HERE/package.json && -f $HERE/scripts/bundle.ts ]] ||
+    die $EX_USAGE "no --bundle given, and $HERE is neither a booth-agent checkout to build one from nor an unpacked bundle"
+  say "building the $ARCH bundle from $HERE (npm run bundle -- --arch $ARCH)"
+  (cd "$HERE" && npm run --silent bundle -- --arch "$ARCH" --out "$WORK" >&2) || die $EX_SOFTWARE "building the bundle failed"
   BUNDLE=$(ls "$WORK"/booth-agent-*-linux-"$ARCH".tar.xz)
 fi
-[[ -r $BUNDLE ]] || die $EX_USAGE "--bundle $BUNDLE: cannot read it"
-mkdir "$WORK/unpacked"
-tar -xf "$BUNDLE" -C "$WORK/unpacked" || die $EX_USAGE "--bundle $BUNDLE: not a readable tarball"
+if [[ ! -d $BUNDLE ]]; then
+  [[ -r $BUNDLE ]] || die $EX_USAGE "--bundle $BUNDLE: cannot read it"
+  tar -xf "$BUNDLE" -C "$WORK/unpacked" || die $EX_USAGE "--bundle $BUNDLE: not a readable tarball"
+fi
 shopt -s nullglob
 tops=("$WORK"/unpacked/booth-agent-*)
 shopt -u nullglob
@@ -284,9 +298,14 @@ shopt -u nullglob
 NEW=${tops[0]}
 VERSION=$(<"$NEW/VERSION")
 BUNDLE_ARCH=$(<"$NEW/ARCH")
-[[ $VERSION =~ ^[0-9A-Za-z.+_-]+$ ]] || die $EX_USAGE "--bundle $BUNDLE: bad VERSION \"$VERSION\""
+# A digit first: never "current", "." or ".." (names beside the versions in /opt/booth-agent).
+[[ $VERSION =~ ^[0-9][0-9A-Za-z.+_-]*$ ]] || die $EX_USAGE "--bundle $BUNDLE: bad VERSION \"$VERSION\""
 [[ $BUNDLE_ARCH == "$ARCH" ]] || die $EX_USAGE "--bundle $BUNDLE is for $BUNDLE_ARCH, this machine is $ARCH ($(uname -m)): use booth-agent-$VERSION-linux-$ARCH"
 (cd "$NEW" && sha256sum --quiet --strict -c SHA256SUMS) >/dev/null 2>&1 || die $EX_USAGE "--bundle $BUNDLE: contents do not match its SHA256SUMS (damaged download?)"
+# …and nothing beside what SHA256SUMS lists (a file slipped in would be installed unchecked).
+mapfile -t sums <"$NEW/SHA256SUMS"
+[[ $(cd "$NEW" && find . -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort) == "$(printf '%s\n' "${sums[@]#*  }" | LC_ALL=C sort)" ]] ||
+  die $EX_USAGE "--bundle $BUNDLE: holds files its SHA256SUMS does not list"
 
 # ---- user and directories --------------------------------------------------------------------
 mkdir -p "$R/etc"
@@ -321,17 +340,21 @@ elif [[ -z $(gid_of "$WATCH_GROUP") ]]; then
   die $EX_USAGE "--watch-group $WATCH_GROUP: no such group"
 fi
 
-# ---- secrets ---------------------------------------------------------------------------------
-secret() { ensure_file "$1" "$SECRETS/$2" 0640 0 "$AGID"; }
-[[ -n $UPLOAD_AUTH_FILE ]] && secret "$UPLOAD_AUTH_FILE" upload-authorization
-[[ -n $OPENSEARCH_PASSWORD_FILE ]] && secret "$OPENSEARCH_PASSWORD_FILE" opensearch-password
-[[ -n $OPENSEARCH_TOKEN_FILE ]] && secret "$OPENSEARCH_TOKEN_FILE" opensearch-token
-[[ -n $CA_FILE ]] && ensure_file "$CA_FILE" "$ETC/ca.pem" 0644 0 0
+# ---- secrets, staged -------------------------------------------------------------------------
+# Copied beside the staged config for check-config; installed only once the new version passed.
+declare -A WANTED_SECRETS=()
+[[ -n $UPLOAD_AUTH_FILE ]] && WANTED_SECRETS[upload-authorization]=$UPLOAD_AUTH_FILE
+[[ -n $OPENSEARCH_PASSWORD_FILE ]] && WANTED_SECRETS[opensearch-password]=$OPENSEARCH_PASSWORD_FILE
+[[ -n $OPENSEARCH_TOKEN_FILE ]] && WANTED_SECRETS[opensearch-token]=$OPENSEARCH_TOKEN_FILE
+install -d -m 0750 -o 0 -g "$AGID" "$WORK/secrets"
+for name in "${!WANTED_SECRETS[@]}"; do install -m 0640 -o 0 -g "$AGID" "${WANTED_SECRETS[$name]}" "$WORK/secrets/$name"; done
+[[ -n $CA_FILE ]] && install -m 0644 -o 0 -g 0 "$CA_FILE" "$WORK/ca.pem"
 
 # ---- config ----------------------------------------------------------------------------------
-# Rendered twice: as the booth will read it, and with every path under --root for check-config.
+# Rendered twice: as the booth will read it, and for check-config: every path under --root, the
+# secrets and the CA from where they are staged.
 render_config() {
-  local prefix=$1 out=$2 template=${CONFIG_TEMPLATE:-$NEW/share/config.template.yaml} text
+  local prefix=$1 out=$2 secrets=$3 ca=$4 template=${CONFIG_TEMPLATE:-$NEW/share/config.template.yaml} text
   text=$(<"$template")
   if [[ -n $REGION ]]; then
     text=${text//@REGION_LINE@/  region: $(yaml_string "$REGION")}
@@ -340,31 +363,36 @@ render_config() {
   fi
   text=${text//@BOOTH_ID@/$(yaml_string "$BOOTH_ID")}
   text=${text//@COUNTRY@/$(yaml_string "$COUNTRY")}
-  text=${text//@REGION@/$(yaml_string "$REGION")}
+  local region=null
+  [[ -n $REGION ]] && region=$(yaml_string "$REGION")
+  text=${text//@REGION@/$region}
+  local user=null
+  [[ -n $OPENSEARCH_USER ]] && user=$(yaml_string "$OPENSEARCH_USER")
+  text=${text//@OPENSEARCH_USER@/$user}
   text=${text//@UPLOAD_URL@/$(yaml_string "$UPLOAD_URL")}
   text=${text//@WATCH_DIR@/$(yaml_string "$prefix$WATCH_DIR")}
   text=${text//@OPENSEARCH_URL@/$(yaml_string "$OPENSEARCH_URL")}
   text=${text//@INDEX_PREFIX@/$(yaml_string "$INDEX_PREFIX")}
   text=${text//@STATE_DIR@/$(yaml_string "$prefix$STATE_DIR")}
-  text=${text//@SECRETS_DIR@/$prefix$SECRETS}
+  text=${text//@SECRETS_DIR@/$secrets}
   text=${text//@AFTER_UPLOAD@/$AFTER_UPLOAD}
   local move=null
   [[ $AFTER_UPLOAD == move ]] && move=$(yaml_string "$prefix$MOVE_TO")
   text=${text//@MOVE_TO@/$move}
   local headers='{}'
-  [[ -n $UPLOAD_AUTH_FILE ]] && headers="{Authorization: $(yaml_string "$prefix$SECRETS/upload-authorization")}"
+  [[ -n $UPLOAD_AUTH_FILE ]] && headers="{Authorization: $(yaml_string "$secrets/upload-authorization")}"
   text=${text//@UPLOAD_HEADER_FILES@/$headers}
   local auth='{type: none}'
-  [[ -n $OPENSEARCH_USER ]] && auth="{type: basic, username: $(yaml_string "$OPENSEARCH_USER"), password_file: $(yaml_string "$prefix$SECRETS/opensearch-password")}"
-  [[ -n $OPENSEARCH_TOKEN_FILE ]] && auth="{type: bearer, token_file: $(yaml_string "$prefix$SECRETS/opensearch-token")}"
+  [[ -n $OPENSEARCH_USER ]] && auth="{type: basic, username: $(yaml_string "$OPENSEARCH_USER"), password_file: $(yaml_string "$secrets/opensearch-password")}"
+  [[ -n $OPENSEARCH_TOKEN_FILE ]] && auth="{type: bearer, token_file: $(yaml_string "$secrets/opensearch-token")}"
   text=${text//@OPENSEARCH_AUTH@/$auth}
   local tls='{verify: true}'
-  [[ -n $CA_FILE ]] && tls="{ca_file: $(yaml_string "$prefix$ETC/ca.pem"), verify: true}"
+  [[ -n $CA_FILE ]] && tls="{ca_file: $(yaml_string "$ca"), verify: true}"
   text=${text//@TLS@/$tls}
   printf '%s\n' "$text" >"$out"
 }
-render_config '' "$WORK/config.yaml"
-render_config "$R" "$WORK/config.check.yaml"
+render_config '' "$WORK/config.yaml" "$SECRETS" "$ETC/ca.pem"
+render_config "$R" "$WORK/config.check.yaml" "$WORK/secrets" "$WORK/ca.pem"
 
 # ---- the program, side by side ---------------------------------------------------------------
 PREVIOUS=''
@@ -380,7 +408,6 @@ else
   chown -R 0:0 "$TARGET_DIR.provision-new"
   mv -T "$TARGET_DIR.provision-new" "$TARGET_DIR"
   FRESH=1
-  changed "installed booth-agent $VERSION in $OPT/$VERSION"
 fi
 
 discard_fresh() { [[ $FRESH -eq 1 ]] && rm -rf "$TARGET_DIR"; return 0; }
@@ -407,7 +434,15 @@ if ! check=$("${as_agent[@]}" "$TARGET_DIR/bin/booth-agent" check-config --confi
   die $EX_CONFIG "the configuration does not validate with booth-agent $VERSION; nothing switched${PREVIOUS:+, $PREVIOUS stays}"
 fi
 
-# ---- files of the service --------------------------------------------------------------------
+[[ $FRESH -eq 1 ]] && changed "installed booth-agent $VERSION in $OPT/$VERSION"
+
+# ---- secrets and files of the service --------------------------------------------------------
+for name in "${!WANTED_SECRETS[@]}"; do ensure_file "$WORK/secrets/$name" "$SECRETS/$name" 0640 0 "$AGID"; done
+# A secret no longer asked for (basic auth replaced by a token, say) does not linger.
+for f in "$R$SECRETS"/*; do
+  [[ -e $f && -z ${WANTED_SECRETS[$(basename "$f")]+set} ]] && remove_path "$SECRETS/$(basename "$f")"
+done
+if [[ -n $CA_FILE ]]; then ensure_file "$WORK/ca.pem" "$ETC/ca.pem" 0644 0 0; else remove_path "$ETC/ca.pem"; fi
 ensure_file "$WORK/config.yaml" "$ETC/config.yaml" 0640 0 "$AGID"
 ensure_file "$TARGET_DIR/share/booth-agent.env" "$ETC/booth-agent.env" 0644 0 0
 
@@ -487,7 +522,9 @@ keep=("$current")
 while IFS= read -r v; do
   [[ -z $v || $v == current || $v == "$current" || $v == "$PREVIOUS" ]] && continue
   if [[ ${#keep[@]} -lt $KEEP_VERSIONS ]]; then keep+=("$v"); else remove_path "$OPT/$v"; fi
-done < <(find "$R$OPT" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -rV)
+done < <(find "$R$OPT" -mindepth 1 -maxdepth 1 -type d ! -name '*.provision-new' -printf '%f\n' | sort -rV)
+# What an interrupted run left half-copied.
+find "$R$OPT" -mindepth 1 -maxdepth 1 -name '*.provision-new' -exec rm -rf {} +
 
 if [[ $CHANGES -eq 0 ]]; then
   say "nothing to change: booth-agent $VERSION is installed as asked for booth $BOOTH_ID${R:+ in $R}"

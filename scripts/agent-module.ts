@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 export const BUNDLE = fileURLToPath(new URL('../dist/bundle/booth-agent.mjs', import.meta.url));
 
-export async function bundle(outfile = BUNDLE): Promise<void> {
+/** `version` overrides package.json's in the agent (a tarball built with `--version`). */
+export async function bundle(outfile = BUNDLE, version?: string): Promise<void> {
   await build({
     entryPoints: [fileURLToPath(new URL('../agent/cli/main.ts', import.meta.url))],
     outfile,
@@ -26,6 +27,7 @@ export async function bundle(outfile = BUNDLE): Promise<void> {
     external: ['better-sqlite3', '../../test/support/*'],
     // Some bundled CommonJS packages call require() for Node's own modules.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    ...(version ? { define: { __BOOTH_AGENT_VERSION__: JSON.stringify(version) } } : {}),
     logLevel: 'warning',
   });
 }

@@ -57,7 +57,7 @@ export async function packageBundle(opts: PackageOptions): Promise<PackageResult
   try {
     const stage = path.join(work, name);
     fs.mkdirSync(stage, { recursive: true });
-    await bundle(path.join(stage, 'lib', 'booth-agent.mjs'));
+    await bundle(path.join(stage, 'lib', 'booth-agent.mjs'), version);
     const nodeVersion = addNodeRuntime(stage, opts.arch, log);
     addBetterSqlite(stage, opts.arch);
     addDeployFiles(stage);

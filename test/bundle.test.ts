@@ -54,3 +54,12 @@ test('the bundled agent uploads a booking, records it and stops cleanly', { time
     buffer.close();
   }
 });
+
+test('a bundle built with its own version reports it (npm run bundle -- --version V)', { timeout: 60_000 }, async (t) => {
+  const out = fileURLToPath(new URL(`../dist/bundle-version-test-${process.pid}/booth-agent.mjs`, import.meta.url));
+  t.after(() => fs.rmSync(path.dirname(out), { recursive: true, force: true }));
+  await bundle(out, '9.8.7-rc1');
+  const v = await collect(spawn(process.execPath, [out, 'version'], { stdio: ['pipe', 'pipe', 'pipe'] }));
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /^booth-agent 9\.8\.7-rc1$/m);
+});

@@ -371,7 +371,7 @@ describe('provision.sh', { concurrency: 3, skip: process.getuid?.() === 0 ? fals
 
     // No systemd: a PATH with bash, coreutils, tar and xz, but no systemctl.
     const bin = tempDir(t, 'booth-agent-bin-');
-    const tools = ['bash', 'sh', 'env', 'id', 'uname', 'mktemp', 'rm', 'mkdir', 'cat', 'cp', 'mv', 'ln', 'chmod', 'chown', 'chgrp', 'stat', 'readlink', 'dirname', 'sort', 'find', 'awk', 'cmp', 'tar', 'xz', 'gzip', 'sha256sum', 'setpriv'];
+    const tools = ['bash', 'sh', 'env', 'id', 'uname', 'mktemp', 'rm', 'mkdir', 'cat', 'cp', 'mv', 'ln', 'chmod', 'chown', 'chgrp', 'stat', 'readlink', 'dirname', 'sort', 'find', 'awk', 'cmp', 'tar', 'xz', 'gzip', 'sha256sum', 'setpriv', 'install', 'basename'];
     const link = (tool: string): void => {
       const where = SYSTEM_PATH.split(':').find((d) => fs.existsSync(path.join(d, tool)));
       assert.ok(where, `${tool} is installed`);
@@ -499,6 +499,54 @@ describe('provision.sh', { concurrency: 3, skip: process.getuid?.() === 0 ? fals
     const again = await provisionOk(['--root', root, '--uninstall', '--purge']);
     assert.match(again.stdout, /booth-agent is not installed; nothing changed/);
     assert.doesNotMatch(again.stdout, /changed:/);
+  });
+
+  test('secrets: a failing upgrade installs none of its new secrets; a secret no longer asked for is removed', { timeout: TIMEOUT }, async (t) => {
+    const root = tempDir(t);
+    const dir = tempDir(t, 'booth-agent-secrets-');
+    const file = (name: string, text: string) => {
+      fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 });
+      return path.join(dir, name);
+    };
+    const src = await bundle();
+    const [good, failing] = await Promise.all([fastBundle(), repackBundle(src, { version: '0.1.9', mutate: failCheckConfig })]);
+    const base = required(root, good);
+    await provisionOk([...base, '--opensearch-user', 'booth', '--opensearch-password-file', file('pw', 'old-password\n')]);
+    const secret = path.join(root, 'etc/booth-agent/secrets/opensearch-password');
+    assert.equal(fs.readFileSync(secret, 'utf8'), 'old-password\n');
+
+    // The new version does not validate: the running one keeps its password, nothing new lands.
+    const withFailing = [...required(root, failing), '--opensearch-user', 'booth', '--opensearch-password-file', file('pw2', 'new-password\n'), '--upload-auth-file', file('auth', 'Bearer x\n')];
+    const refused = await provision(withFailing);
+    assert.equal(refused.code, 78, refused.stderr);
+    assert.equal(fs.readFileSync(secret, 'utf8'), 'old-password\n');
+    assert.ok(!fs.existsSync(path.join(root, 'etc/booth-agent/secrets/upload-authorization')));
+    assert.equal(current(root), packageVersion());
+
+    // From basic auth to a token: the password file goes.
+    const switched = await provisionOk([...base, '--opensearch-token-file', file('token', 'tok\n')]);
+    assert.match(switched.stdout, /removed \/etc\/booth-agent\/secrets\/opensearch-password/);
+    assert.deepEqual(fs.readdirSync(path.join(root, 'etc/booth-agent/secrets')), ['opensearch-token']);
+    assert.equal(readConfig(root)['opensearch'].auth.token_file, '/etc/booth-agent/secrets/opensearch-token');
+  });
+
+  test('a watch dir under /tmp is refused (the service has a private /tmp); run from an unpacked bundle, it installs that bundle', { timeout: TIMEOUT }, async (t) => {
+    const root = tempDir(t);
+    const tarball = await fastBundle();
+    const args = required(root, tarball);
+    const tmpWatch = await provision(args.map((a) => (a === '/srv/booth/outbox' ? '/tmp/outbox' : a)));
+    assert.equal(tmpWatch.code, 64);
+    assert.match(tmpWatch.stderr, /\/tmp\/outbox is under \/tmp or \/var\/tmp, which the service cannot see \(PrivateTmp\)/);
+
+    // The bundle's own share/provision.sh, no --bundle: the bundle it is in.
+    const unpacked = tempDir(t, 'booth-agent-unpacked-');
+    spawnSync('tar', ['-xf', tarball, '-C', unpacked]);
+    const top = path.join(unpacked, fs.readdirSync(unpacked)[0]!);
+    const withoutBundle = args.filter((a, i) => a !== '--bundle' && args[i - 1] !== '--bundle');
+    const r = await collect(spawn('bash', [path.join(top, 'share/provision.sh'), ...withoutBundle], { env: { PATH: SYSTEM_PATH, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] }), undefined, 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(current(root), packageVersion());
+    assert.equal(fs.readFileSync(path.join(root, 'opt/booth-agent', packageVersion(), 'SHA256SUMS'), 'utf8'), fs.readFileSync(path.join(top, 'SHA256SUMS'), 'utf8'));
   });
 });
 
