@@ -17,13 +17,14 @@ import type { Result } from './table.ts';
 const TICK_MS = 1000 / 100; // USER_HZ
 
 /** CPU time (ms) a process and its reaped children used: /proc/<pid>/stat utime, stime, cutime, cstime. */
-function cpuMs(pid: number | 'self'): number {
+export function cpuMs(pid: number | 'self'): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * TICK_MS;
 }
 
-function rssMb(pid: number): number {
+/** Resident memory of a process now, MB. */
+export function rssMb(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1000;
 }
 
