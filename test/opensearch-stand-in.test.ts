@@ -222,6 +222,17 @@ test('GET / and _cluster/health answer like OpenSearch 2.x and match the spec', 
   assert.equal(head.status, 200);
 });
 
+test('GET _cat/health answers one text line like OpenSearch (rsyslog omelasticsearch probes it before resuming)', async (t) => {
+  const s = await start(t);
+  const res = await fetch(s.url + '/_cat/health');
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+  // epoch timestamp cluster status node.total node.data shards pri relo init unassign pending_tasks max_task_wait_time active_shards_percent
+  assert.match(await res.text(), /^\d{10} \d\d:\d\d:\d\d booth-standin green 1 1 \d+ \d+ 0 0 0 0 - 100\.0%\n$/);
+  assert.equal((await fetch(s.url + '/_cat/health', { method: 'HEAD' })).status, 200);
+  assert.equal((await fetch(s.url + '/_cat/health', { method: 'POST' })).status, 405);
+});
+
 test('every response carries a Date header shifted by clockOffsetMs', async (t) => {
   const s = await start(t);
   const now = Date.now();
@@ -534,6 +545,33 @@ test('whole-request 429 and 503 carry Retry-After and store nothing', async (t) 
   );
   s.faults = {};
   assert.equal(asBulk(await bulk(s, body)).errors, false);
+});
+
+test('maxRequestsPerSecond caps _bulk and ingest requests with whole-request 429s (token bucket, Retry-After)', async (t) => {
+  const s = await start(t);
+  s.faults = { maxRequestsPerSecond: 4, retryAfterSeconds: 2 };
+  // A burst of 10 at once: the bucket holds one request (a tenth of a second's worth, at least one), the rest are refused.
+  const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => bulk(s, ndjson({ create: { _index: 'r', _id: `b${i}` } }, { n: i }))));
+  assert.equal(burst.filter((r) => r.status === 200).length, 1);
+  const refused = burst.filter((r) => r.status === 429);
+  assert.equal(refused.length, 9);
+  assert.equal(refused[0]!.headers.get('retry-after'), '2');
+  assert.equal(wholeError(refused[0]!).type, 'rejected_execution_exception');
+  assert.match(String(wholeError(refused[0]!).reason), /^rejected execution of coordinating operation/);
+  assert.equal(s.count('r'), 1);
+  assert.equal(s.requests.filter((r) => r.fault === 'rate429').length, 9);
+  // Ingest requests share the bucket: 300 ms later it holds one token again.
+  await new Promise((r) => setTimeout(r, 300));
+  const ingests = await Promise.all(Array.from({ length: 4 }, (_, i) => ingest(s, JSON.stringify([uploadDoc(`i${i}`)]))));
+  assert.deepEqual(ingests.map((r) => r.status).sort(), [200, 429, 429, 429]);
+  assert.equal(ingests.find((r) => r.status === 429)!.headers.get('retry-after'), '2');
+  // Paced just under the cap (one request every 300 ms against 250 ms of refill), every request is taken.
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await bulk(s, ndjson({ create: { _index: 'r', _id: `p${i}` } }, { n: i }))).status, 200);
+  }
+  s.faults = {};
+  assert.equal((await Promise.all(Array.from({ length: 10 }, (_, i) => bulk(s, ndjson({ create: { _index: 'r', _id: `u${i}` } }, { n: i }))))).filter((r) => r.status === 200).length, 10);
 });
 
 test('itemRejectRatio 0.5 rejects about half the items with 429, stores the rest, reproducibly', async (t) => {

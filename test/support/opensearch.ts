@@ -80,6 +80,13 @@ export interface Faults {
   ingest408Ratio?: number;
   /** Ingest requests answered 429 (work queue full). */
   ingest429Ratio?: number;
+  /**
+   * A cluster that takes at most this many `_bulk` and ingest requests per second (a token bucket
+   * holding a tenth of a second's worth, at least one): requests beyond it are answered as a whole
+   * with 429 (`rejected_execution_exception`; Data Prepper's 429 in ingest mode), with `Retry-After`
+   * when `retryAfterSeconds` is set, before their body is parsed. Refused requests take no token.
+   */
+  maxRequestsPerSecond?: number;
 }
 
 export interface StoredDocument {
@@ -103,7 +110,7 @@ export interface RequestRecord {
   docs: number;
   /** `_id` of the first `_bulk` item, or `event.id` of the first ingest document. */
   firstId?: string;
-  /** reset-before-body, reset-after-body, down, unauthorized, whole429, whole503, item429, ingest408, ingest429 */
+  /** reset-before-body, reset-after-body, down, unauthorized, whole429, whole503, item429, ingest408, ingest429, rate429 */
   fault?: string;
   /** Items answered 429 by itemRejectRatio. */
   rejected?: number;
@@ -1638,6 +1645,7 @@ interface Body {
 type Route =
   | { kind: 'root' }
   | { kind: 'health'; index: string | undefined }
+  | { kind: 'cat_health' }
   | { kind: 'bulk'; index: string | undefined }
   | { kind: 'ingest' }
   | { kind: 'count'; index: string | undefined }
@@ -1649,6 +1657,7 @@ type Route =
 const ALLOWED: Record<Route['kind'], string[]> = {
   root: ['GET', 'HEAD'],
   health: ['GET'],
+  cat_health: ['GET', 'HEAD'],
   bulk: ['POST', 'PUT'],
   ingest: ['POST'],
   count: ['GET', 'POST'],
@@ -1690,6 +1699,9 @@ export class OpenSearchStandIn {
   private readonly indexNameProblems = new Map<string, string | null>();
   private readonly connections = new Connections();
   private order = 0;
+  /** Token bucket of `faults.maxRequestsPerSecond`: tokens left, and when it was last filled. */
+  private rateTokens: number | undefined;
+  private rateFilledAt = 0;
   private closed = false;
   private refusedConnections = 0;
 
@@ -1896,6 +1908,8 @@ export class OpenSearchStandIn {
     const config = matchConfigRoute(parts);
     if (config) return { kind: 'config', api: config };
     if (a === '_cluster' && b === 'health' && parts.length <= 3) return { kind: 'health', index: c };
+    // rsyslog's omelasticsearch probes this before it resumes a suspended action.
+    if (a === '_cat' && b === 'health' && parts.length === 2) return { kind: 'cat_health' };
     if (a === '_bulk' && parts.length === 1) return { kind: 'bulk', index: undefined };
     if (b === '_bulk' && parts.length === 2) return { kind: 'bulk', index: a };
     if (a === '_count' && parts.length === 1) return { kind: 'count', index: undefined };
@@ -2001,6 +2015,29 @@ export class OpenSearchStandIn {
     this.sendJson(req, res, entry, status, errorEnvelope(status, body), url, headers);
   }
 
+  /** false when `faults.maxRequestsPerSecond` is set and this request is beyond it; else takes a token. */
+  private withinRate(): boolean {
+    const rate = this.faults.maxRequestsPerSecond;
+    if (!rate || rate <= 0) return true;
+    const size = Math.max(1, rate / 10);
+    const now = performance.now();
+    this.rateTokens = Math.min(size, (this.rateTokens ?? size) + ((now - this.rateFilledAt) / 1000) * rate);
+    this.rateFilledAt = now;
+    if (this.rateTokens < 1) return false;
+    this.rateTokens -= 1;
+    return true;
+  }
+
+  /** The whole-request 429 of OpenSearch's indexing back-pressure (coordinating queue full). */
+  private sendWhole429(req: http.IncomingMessage, res: http.ServerResponse, entry: RequestRecord, url: URL, index: string | undefined, bytes: number): void {
+    const idx = index ?? 'index';
+    const reason =
+      `rejected execution of coordinating operation [shard_detail=[${idx}][0][C], shard_coordinating_and_primary_bytes=${34_000_000 - bytes}, ` +
+      `shard_operation_bytes=${bytes}, shard_max_coordinating_and_primary_bytes=34694922] OR [node_coordinating_and_primary_bytes=212000000, ` +
+      `node_replica_bytes=0, node_all_bytes=212000000, node_operation_bytes=${bytes}, node_max_coordinating_and_primary_bytes=213005107]`;
+    return this.sendError(req, res, entry, 429, { type: 'rejected_execution_exception', reason }, url, this.retryAfter());
+  }
+
   private retryAfter(): Record<string, string> {
     const s = this.faults.retryAfterSeconds;
     return s !== undefined ? { 'Retry-After': String(s) } : {};
@@ -2075,6 +2112,8 @@ export class OpenSearchStandIn {
         return this.sendJson(req, res, entry, 200, { name: NODE_NAME, cluster_name: CLUSTER_NAME, cluster_uuid: this.clusterUuid(), version: VERSION_INFO, tagline: TAGLINE }, url);
       case 'health':
         return this.sendJson(req, res, entry, 200, this.health(route.index, url), url);
+      case 'cat_health':
+        return this.send(req, res, entry, 200, this.catHealth(), TEXT_TYPE);
       case 'bulk':
         return this.handleBulk(req, res, entry, url, route.index, body.data);
       case 'ingest':
@@ -2139,6 +2178,13 @@ export class OpenSearchStandIn {
     return body;
   }
 
+  /** `_cat/health` without parameters: one text line, the columns of the OpenSearch documentation. */
+  private catHealth(): string {
+    const now = this.now();
+    const shards = this.indices.size;
+    return `${Math.floor(now.getTime() / 1000)} ${now.toISOString().slice(11, 19)} ${CLUSTER_NAME} green 1 1 ${shards} ${shards} 0 0 0 0 - 100.0%\n`;
+  }
+
   private indexNotFound(name: string): ErrorCause {
     return { type: 'index_not_found_exception', reason: `no such index [${name}]`, 'resource.type': 'index_or_alias', 'resource.id': name, index_uuid: '_na_', index: name };
   }
@@ -2170,6 +2216,10 @@ export class OpenSearchStandIn {
       if (mediaType !== 'application/json' && mediaType !== 'application/x-ndjson') {
         return this.sendJson(req, res, entry, 406, { error: `Content-Type header [${ct}] is not supported`, status: 406 });
       }
+    }
+    if (!this.withinRate()) {
+      entry.fault = 'rate429';
+      return this.sendWhole429(req, res, entry, url, pathIndex, data.length);
     }
     let items: BulkItem[];
     let refresh: 'none' | 'immediate' | 'wait_for';
@@ -2212,12 +2262,7 @@ export class OpenSearchStandIn {
 
     if (this.random.chance('whole429', this.faults.whole429Ratio)) {
       entry.fault = 'whole429';
-      const idx = items[0]?.index ?? 'index';
-      const reason =
-        `rejected execution of coordinating operation [shard_detail=[${idx}][0][C], shard_coordinating_and_primary_bytes=${34_000_000 - data.length}, ` +
-        `shard_operation_bytes=${data.length}, shard_max_coordinating_and_primary_bytes=34694922] OR [node_coordinating_and_primary_bytes=212000000, ` +
-        `node_replica_bytes=0, node_all_bytes=212000000, node_operation_bytes=${data.length}, node_max_coordinating_and_primary_bytes=213005107]`;
-      return this.sendError(req, res, entry, 429, { type: 'rejected_execution_exception', reason }, url, this.retryAfter());
+      return this.sendWhole429(req, res, entry, url, items[0]?.index, data.length);
     }
     if (this.random.chance('whole503', this.faults.whole503Ratio)) {
       entry.fault = 'whole503';
@@ -2445,6 +2490,10 @@ export class OpenSearchStandIn {
   // ----- Data Prepper http source
 
   private handleIngest(req: http.IncomingMessage, res: http.ServerResponse, entry: RequestRecord, data: Buffer): void {
+    if (!this.withinRate()) {
+      entry.fault = 'rate429';
+      return this.send(req, res, entry, 429, DP_TOO_MANY, DP_TEXT_TYPE, this.retryAfter());
+    }
     let docs: JObj[] | undefined;
     let parser: JsonPull | undefined;
     try {
