@@ -1,6 +1,9 @@
 // Running the bundled agent as the service would, for benchmarks: its environment from
 // deploy/booth-agent.env, and its peak resident memory.
 import fs from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { BOOTH } from '../test/support/documents.ts';
 import { fileURLToPath } from 'node:url';
 
 /** The bundled agent (npm run bundle): benchmarks measure the form a booth runs. */
@@ -28,4 +31,24 @@ export function peakRssKb(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The config of an agent that only drains: `stateDir` holds the backlog, an empty watch folder
+ * beside the config in `dir`, uploads going nowhere; `opensearch` is merged into the sink's section.
+ */
+export function writeDrainConfig(dir: string, stateDir: string, opensearch: Record<string, unknown>): string {
+  const outbox = path.join(dir, 'outbox');
+  fs.mkdirSync(outbox, { recursive: true });
+  const config = path.join(dir, 'config.yaml');
+  fs.writeFileSync(
+    config,
+    stringify({
+      booth: { id: BOOTH.id, country: BOOTH.country },
+      state_dir: stateDir,
+      uploads: { watch_dir: outbox, url: 'http://127.0.0.1:9/{file}' },
+      opensearch,
+    }),
+  );
+  return config;
 }

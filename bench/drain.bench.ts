@@ -4,11 +4,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { BOOTH, sampleDoc } from '../test/support/documents.ts';
 import { OpenSearchStandIn } from '../test/support/opensearch.ts';
-import { AGENT, peakRssKb, requireBuiltAgent, serviceEnvironment } from './agent-process.ts';
+import { AGENT, peakRssKb, requireBuiltAgent, serviceEnvironment, writeDrainConfig } from './agent-process.ts';
 import type { Result } from './table.ts';
 
 interface DrainRun {
@@ -41,17 +40,7 @@ async function drain(backlog: number, opts: { itemRejectRatio: number; opensearc
     const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: 2e9, maxAgeMs: 30 * 86_400_000, booth: BOOTH });
     for (let n = 0; n < backlog; n += 1000) buffer.record(Array.from({ length: 1000 }, (_, i) => sampleDoc('booth.upload', n + i)));
     buffer.close();
-    fs.mkdirSync(path.join(dir, 'outbox'));
-    const config = path.join(dir, 'config.yaml');
-    fs.writeFileSync(
-      config,
-      stringify({
-        booth: { id: BOOTH.id, country: BOOTH.country },
-        state_dir: stateDir,
-        uploads: { watch_dir: path.join(dir, 'outbox'), url: 'http://127.0.0.1:9/{file}' },
-        opensearch: { url: standIn.url, ...opts.opensearch },
-      }),
-    );
+    const config = writeDrainConfig(dir, stateDir, { url: standIn.url, ...opts.opensearch });
     requireBuiltAgent();
     const started = performance.now();
     const child = spawn(process.execPath, [AGENT, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...serviceEnvironment() } });

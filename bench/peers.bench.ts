@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { BOOTH, sampleDoc } from '../test/support/documents.ts';
 import { OpenSearchStandIn } from '../test/support/opensearch.ts';
-import { AGENT, peakRssKb, requireBuiltAgent, serviceEnvironment } from './agent-process.ts';
+import { AGENT, peakRssKb, requireBuiltAgent, serviceEnvironment, writeDrainConfig } from './agent-process.ts';
 import { cpuMs, networkBenchmarks, rssMb } from './network.bench.ts';
 import { uploadBenchmarks } from './upload.bench.ts';
 import type { Result } from './table.ts';
@@ -211,17 +211,7 @@ async function agentDrain(backlogState: string, docs: number, compression: 'gzip
   try {
     const stateDir = path.join(dir, 'state');
     fs.cpSync(backlogState, stateDir, { recursive: true });
-    fs.mkdirSync(path.join(dir, 'outbox'));
-    const config = path.join(dir, 'config.yaml');
-    fs.writeFileSync(
-      config,
-      stringify({
-        booth: { id: BOOTH.id, country: BOOTH.country },
-        state_dir: stateDir,
-        uploads: { watch_dir: path.join(dir, 'outbox'), url: 'http://127.0.0.1:9/{file}' },
-        opensearch: { url: standIn.url, compression, batch: { max_docs: 1000 } },
-      }),
-    );
+    const config = writeDrainConfig(dir, stateDir, { url: standIn.url, compression, batch: { max_docs: 1000 } });
     const started = performance.now();
     const child = spawn(process.execPath, [AGENT, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...serviceEnvironment() } });
     let stderr = '';
