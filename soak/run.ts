@@ -31,4 +31,5 @@ console.log('');
 for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
 for (const v of s.violations.slice(0, 30)) console.log(`\nVIOLATION ${v.check}: ${v.detail}`);
 if (s.violations.length > 30) console.log(`\n… and ${s.violations.length - 30} more`);
-process.exitCode = s.violations.length > 0 ? 1 : 0;
+// Exit once stdout is written, whatever handle a server or child left behind.
+process.stdout.write('', () => process.exit(s.violations.length > 0 ? 1 : 0));

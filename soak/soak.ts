@@ -66,6 +66,9 @@ class AgentProcess {
   peakRssKb = 0;
   /** Log lines saying the disk is full: the disk-full episode reached the agent. */
   diskFullLines = 0;
+  /** Exits nobody asked for (a crash), with their codes. */
+  readonly unexpectedExits: Array<number | string | null> = [];
+  private stopping = false;
   private sampler: NodeJS.Timeout | undefined;
   private readonly configFile: string;
   private readonly log: (line: string) => void;
@@ -87,7 +90,12 @@ class AgentProcess {
       if (this.tail.length > 200) this.tail.splice(0, this.tail.length - 200);
     });
     this.child = child;
+    clearInterval(this.sampler);
     this.sampler = setInterval(() => this.sample(), 500);
+    child.once('exit', (code, signal) => {
+      if (!this.stopping) this.unexpectedExits.push(code ?? signal);
+      if (this.child === child) clearInterval(this.sampler);
+    });
   }
 
   private sample(): void {
@@ -108,9 +116,11 @@ class AgentProcess {
     this.sample();
     clearInterval(this.sampler);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    this.stopping = true;
     child.kill(signal);
     if (signal === 'SIGKILL') this.kills++;
     const code = await exited;
+    this.stopping = false;
     this.child = undefined;
     return code;
   }
@@ -398,6 +408,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
   }
   for (const u of receiver.uploads()) if (u.fault) bump(`upload server: ${u.fault}`);
   if (agent.diskFullLines > 0) evidence['agent log: disk full'] = agent.diskFullLines;
+  for (const code of agent.unexpectedExits) violations.push({ check: 'never crashes', detail: `the agent exited by itself (${code})` });
   if (mounted && agent.diskFullLines === 0) violations.push({ check: 'disk-full episode', detail: 'the agent never noticed the full disk' });
   for (const r of cluster.requests) if (r.fault) bump(`cluster: ${r.fault}`);
   for (const r of cluster.requests) if (r.status === 429 || r.status === 503) bump(`cluster answered ${r.status}`);
