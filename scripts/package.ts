@@ -118,7 +118,7 @@ function addDeployFiles(stage: string): void {
 
 /** Every ELF file (executables, shared objects, addons) must be for `arch`: a wrong one only fails on the booth. */
 export function checkElfFiles(dir: string, arch: Arch): void {
-  for (const file of walk(dir)) {
+  for (const file of filesIn(dir)) {
     const head = Buffer.alloc(20);
     const fd = fs.openSync(file, 'r');
     const n = fs.readSync(fd, head, 0, 20, 0);
@@ -132,7 +132,7 @@ export function checkElfFiles(dir: string, arch: Arch): void {
 }
 
 function checksums(stage: string): string {
-  return walk(stage)
+  return filesIn(stage)
     .map((file) => `${crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')}  ${path.relative(stage, file)}\n`)
     .join('');
 }
@@ -156,18 +156,19 @@ function gitCommitTime(): string | undefined {
   }
 }
 
-function walk(dir: string): string[] {
+/** Regular files under `dir`, in the order SHA256SUMS lists them (names sorted at every level). */
+export function filesIn(dir: string): string[] {
   const out: string[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...walk(full));
+    if (entry.isDirectory()) out.push(...filesIn(full));
     else if (entry.isFile()) out.push(full);
   }
   return out;
 }
 
 function treeSize(dir: string): number {
-  return walk(dir).reduce((sum, f) => sum + fs.statSync(f).size, 0);
+  return filesIn(dir).reduce((sum, f) => sum + fs.statSync(f).size, 0);
 }
 
 function readJson(file: string): { version: string } {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { peakRssKb } from '../bench/agent-process.ts';
 import { stringify } from 'yaml';
 import { mulberry32 } from '../test/support/random.ts';
 import { OpenSearchStandIn } from '../test/support/opensearch.ts';
@@ -101,13 +102,7 @@ class AgentProcess {
   private sample(): void {
     const pid = this.child?.pid;
     if (!pid) return;
-    try {
-      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-      const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      this.peakRssKb = Math.max(this.peakRssKb, hwm);
-    } catch {
-      // gone between samples
-    }
+    this.peakRssKb = Math.max(this.peakRssKb, peakRssKb(pid));
   }
 
   async kill(signal: NodeJS.Signals): Promise<number | null> {

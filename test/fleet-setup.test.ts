@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { z } from 'zod';
-import { mappingOf } from '../shared/documents/fields.ts';
+import { mappingOf, unwrapSchema } from '../shared/documents/fields.ts';
 import { DATASETS, datasetSchemas, type Dataset } from '../shared/documents/schema.ts';
 import { indexName } from '../shared/opensearch/index-name.ts';
 import { KINDS } from '../agent/fleet-setup/kinds.ts';
@@ -146,20 +146,15 @@ test('every request fleet-setup can send validates against the spec: creates and
 /** Every leaf of a dataset's document schema, "a.b.c" → the mapping type it declares. */
 function schemaLeaves(schema: z.ZodType, prefix = ''): Map<string, string> {
   const out = new Map<string, string>();
-  const declared = mappingOf(schema) ?? mappingOf(unwrap(schema));
+  const declared = mappingOf(schema) ?? mappingOf(unwrapSchema(schema));
   if (declared) return out.set(prefix, declared);
-  const s = unwrap(schema);
+  const s = unwrapSchema(schema);
   if (s instanceof z.ZodArray) return schemaLeaves(s.element as z.ZodType, prefix);
   assert.ok(s instanceof z.ZodObject, `${prefix}: neither a mapped leaf nor an object`);
   for (const [key, child] of Object.entries(s.shape as Record<string, z.ZodType>)) {
     for (const [p, type] of schemaLeaves(child, prefix ? `${prefix}.${key}` : key)) out.set(p, type);
   }
   return out;
-}
-
-function unwrap(s: z.ZodType): z.ZodType {
-  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable) s = s._zod.def.innerType as z.ZodType;
-  return s;
 }
 
 test('every field the agent writes is mapped with the type its schema declares, in the index the agent writes to', { timeout: 60_000 }, async (t) => {

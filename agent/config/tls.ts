@@ -20,3 +20,13 @@ export function tlsMaterial(section: 'uploads' | 'opensearch', config: Config, s
   if (key) tls.key = key;
   return tls;
 }
+
+/** got's `https` options for this material: every HTTP client of the agent trusts the same way. */
+export function gotHttpsOptions(tls: TlsMaterial) {
+  return {
+    rejectUnauthorized: tls.verify,
+    ...(tls.ca ? { certificateAuthority: tls.ca } : {}),
+    ...(tls.cert ? { certificate: tls.cert } : {}),
+    ...(tls.key ? { key: tls.key } : {}),
+  };
+}

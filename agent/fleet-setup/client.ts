@@ -2,6 +2,7 @@
 // authentication as the agent's sink (basic, bearer, SigV4). got's retry is off: a configuration
 // request that fails is reported, not repeated behind the operator's back.
 import got, { type Got } from 'got';
+import { gotHttpsOptions } from '../config/tls.ts';
 import { authenticate } from '../sinks/opensearch/auth.ts';
 import type { AuthSettings, TlsSettings } from '../sinks/opensearch/settings.ts';
 
@@ -31,12 +32,7 @@ export class ClusterClient {
       throwHttpErrors: false,
       followRedirect: false,
       timeout: { request: timeoutMs },
-      https: {
-        rejectUnauthorized: tls.verify,
-        ...(tls.ca ? { certificateAuthority: tls.ca } : {}),
-        ...(tls.cert ? { certificate: tls.cert } : {}),
-        ...(tls.key ? { key: tls.key } : {}),
-      },
+      https: gotHttpsOptions(tls),
     });
   }
 

@@ -24,6 +24,15 @@ export const group = <S extends z.ZodRawShape>(shape: S) => z.strictObject(shape
 /** Milliseconds of a phase or a duration. */
 export const millis = () => float(0);
 
+/** The schema inside optional/default/nullable/prefault wrappers: where field metadata and shapes live. */
+export function unwrapSchema(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable || s instanceof z.ZodPrefault) {
+    s = s._zod.def.innerType as z.ZodType;
+  }
+  return s;
+}
+
 export function mappingOf(schema: z.ZodType): MappingType | undefined {
   return (z.globalRegistry.get(schema) as { mapping?: MappingType } | undefined)?.mapping;
 }

@@ -2,7 +2,7 @@
 // booth writes gets the type its schema declares, so the index templates cannot drift from what
 // the agent sends. Plus the one field the cluster adds: event.ingested (the booth-ingest pipeline).
 import { z } from 'zod';
-import { mappingOf, type MappingType } from '../documents/fields.ts';
+import { mappingOf, unwrapSchema, type MappingType } from '../documents/fields.ts';
 import { datasetSchemas, type Dataset } from '../documents/schema.ts';
 
 export interface LeafMapping {
@@ -24,17 +24,11 @@ const TYPE_OPTIONS: Partial<Record<MappingType, Omit<LeafMapping, 'type'>>> = {
 /** Fields the cluster writes, not the booth. */
 const SERVER_FIELDS: Record<string, MappingType> = { 'event.ingested': 'date' };
 
-function unwrap(schema: z.ZodType): z.ZodType {
-  let s = schema;
-  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable) s = s._zod.def.innerType as z.ZodType;
-  return s;
-}
-
 /** The mapping of one schema node; objects recurse, arrays map as their element (OpenSearch has no array type). */
 function mappingFor(schema: z.ZodType, path: string): FieldMapping {
-  const declared = mappingOf(schema) ?? mappingOf(unwrap(schema));
+  const declared = mappingOf(schema) ?? mappingOf(unwrapSchema(schema));
   if (declared) return { type: declared, ...TYPE_OPTIONS[declared] };
-  const s = unwrap(schema);
+  const s = unwrapSchema(schema);
   if (s instanceof z.ZodArray) return mappingFor(s.element as z.ZodType, path);
   if (s instanceof z.ZodObject) {
     const properties: Record<string, FieldMapping> = {};

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { packageBundle, type Arch } from '../../scripts/package.ts';
+import { filesIn, packageBundle, type Arch } from '../../scripts/package.ts';
 
 export type { Arch } from '../../scripts/package.ts';
 
@@ -60,7 +60,7 @@ export function currentBuildInfo(): BuildInfo {
 export function sourceStamp(info: BuildInfo = currentBuildInfo()): string {
   const h = crypto.createHash('sha256');
   h.update(`head ${info.head}\nSOURCE_DATE_EPOCH ${info.sourceDateEpoch}\n`);
-  const files = [...STAMPED_DIRS.flatMap((d) => walkFiles(path.join(ROOT, d))), ...STAMPED_FILES.map((f) => path.join(ROOT, f))];
+  const files = [...STAMPED_DIRS.flatMap((d) => filesIn(path.join(ROOT, d))), ...STAMPED_FILES.map((f) => path.join(ROOT, f))];
   for (const file of files) {
     const rel = path.relative(ROOT, file);
     let content: Buffer;
@@ -319,7 +319,7 @@ export function checksums(dir: string, copiedFrom?: string): string {
     }
     return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
   };
-  return walkFiles(dir)
+  return filesIn(dir)
     .map((file) => {
       const rel = path.relative(dir, file);
       return `${hash(file, rel)}  ${rel}\n`;
@@ -367,23 +367,4 @@ export function replaceNode(dir: string, arch: Arch): void {
   const node = path.join(dir, 'node', 'bin', 'node');
   fs.writeFileSync(node, execFileSync('tar', ['-xzOf', tgz, 'package/bin/node'], { maxBuffer: 512 * 1024 * 1024 }));
   fs.chmodSync(node, 0o755);
-}
-
-// ---- helpers ------------------------------------------------------------------------------------
-
-/** Regular files under `dir`, sorted as scripts/package.ts sorts them. */
-function walkFiles(dir: string): string[] {
-  const out: string[] = [];
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...walkFiles(full));
-    else if (entry.isFile()) out.push(full);
-  }
-  return out;
 }

@@ -5,6 +5,7 @@ import https from 'node:https';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import got, { type Got } from 'got';
+import { gotHttpsOptions } from '../../config/tls.ts';
 import { authenticate, type Headers } from './auth.ts';
 import type { SinkSettings } from './settings.ts';
 
@@ -45,12 +46,7 @@ export class OpenSearchService {
       followRedirect: false,
       timeout: { request: settings.requestTimeoutMs },
       agent: this.agents,
-      https: {
-        rejectUnauthorized: tls.verify,
-        ...(tls.ca ? { certificateAuthority: tls.ca } : {}),
-        ...(tls.cert ? { certificate: tls.cert } : {}),
-        ...(tls.key ? { key: tls.key } : {}),
-      },
+      https: gotHttpsOptions(tls),
     });
   }
 

@@ -62,9 +62,17 @@ export async function probe(target: ProbeTarget, timeoutMs: number): Promise<Pro
 }
 
 function connect(host: string, port: number): Promise<net.Socket> {
+  return ready(net.connect({ host, port }), 'connect');
+}
+
+function handshake(socket: net.Socket, servername: string | undefined): Promise<tls.TLSSocket> {
+  return ready(tls.connect({ socket, ...(servername ? { servername } : {}), rejectUnauthorized: false }), 'secureConnect');
+}
+
+/** Resolves with `socket` once `event` comes, rejects (and destroys it) on an error before. */
+function ready<S extends net.Socket>(socket: S, event: 'connect' | 'secureConnect'): Promise<S> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    socket.once('connect', () => {
+    socket.once(event, () => {
       // From here errors are the next phase's: a reset during the handshake must not go unheard.
       socket.removeAllListeners('error');
       socket.on('error', () => {});
@@ -72,21 +80,6 @@ function connect(host: string, port: number): Promise<net.Socket> {
     });
     socket.once('error', (err) => {
       socket.destroy();
-      reject(err);
-    });
-  });
-}
-
-function handshake(socket: net.Socket, servername: string | undefined): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const secure = tls.connect({ socket, ...(servername ? { servername } : {}), rejectUnauthorized: false });
-    secure.once('secureConnect', () => {
-      secure.removeAllListeners('error');
-      secure.on('error', () => {});
-      resolve(secure);
-    });
-    secure.once('error', (err) => {
-      secure.destroy();
       reject(err);
     });
   });

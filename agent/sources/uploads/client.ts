@@ -6,7 +6,7 @@
 import fsp, { type FileHandle } from 'node:fs/promises';
 import type { ClientRequest } from 'node:http';
 import got, { type Got, type Request } from 'got';
-import type { TlsMaterial } from '../../config/tls.ts';
+import { gotHttpsOptions, type TlsMaterial } from '../../config/tls.ts';
 
 export interface UploadClientSettings {
   method: 'PUT' | 'POST';
@@ -51,12 +51,7 @@ export class UploadClient {
       // For big uploads the idle (socket) timeout is what matters; a total timeout would cut a
       // slow but healthy 4 GB video.
       timeout: { lookup: settings.connectTimeoutMs, connect: settings.connectTimeoutMs, secureConnect: settings.connectTimeoutMs, socket: settings.idleTimeoutMs },
-      https: {
-        rejectUnauthorized: tls.verify,
-        ...(tls.ca ? { certificateAuthority: tls.ca } : {}),
-        ...(tls.cert ? { certificate: tls.cert } : {}),
-        ...(tls.key ? { key: tls.key } : {}),
-      },
+      https: gotHttpsOptions(tls),
     });
   }
 
