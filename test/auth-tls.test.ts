@@ -224,6 +224,7 @@ function sinkSettings(url: URL, over: { tls: TlsSettings; auth?: AuthSettings; g
     requestTimeoutMs: 5_000,
     minDelayMs: 1_000,
     maxDelayMs: 60_000,
+    heartbeatIntervalMs: 30_000,
   };
 }
 

@@ -547,29 +547,37 @@ test('whole-request 429 and 503 carry Retry-After and store nothing', async (t) 
   assert.equal(asBulk(await bulk(s, body)).errors, false);
 });
 
-test('maxRequestsPerSecond caps _bulk and ingest requests with whole-request 429s (token bucket, Retry-After)', async (t) => {
+test('maxRequestsPerSecond caps _bulk and ingest requests with whole-request 429s (any one second, Retry-After)', async (t) => {
   const s = await start(t);
   s.faults = { maxRequestsPerSecond: 4, retryAfterSeconds: 2 };
-  // A burst of 10 at once: the bucket holds one request (a tenth of a second's worth, at least one), the rest are refused.
+  // A burst of 10 at once: 4 fit in the second, the rest are refused.
   const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => bulk(s, ndjson({ create: { _index: 'r', _id: `b${i}` } }, { n: i }))));
-  assert.equal(burst.filter((r) => r.status === 200).length, 1);
+  assert.equal(burst.filter((r) => r.status === 200).length, 4);
   const refused = burst.filter((r) => r.status === 429);
-  assert.equal(refused.length, 9);
+  assert.equal(refused.length, 6);
   assert.equal(refused[0]!.headers.get('retry-after'), '2');
   assert.equal(wholeError(refused[0]!).type, 'rejected_execution_exception');
   assert.match(String(wholeError(refused[0]!).reason), /^rejected execution of coordinating operation/);
-  assert.equal(s.count('r'), 1);
-  assert.equal(s.requests.filter((r) => r.fault === 'rate429').length, 9);
-  // Ingest requests share the bucket: 300 ms later it holds one token again.
+  assert.equal(s.count('r'), 4);
+  assert.equal(s.requests.filter((r) => r.fault === 'rate429').length, 6);
+  // Ingest requests share the window: still full 300 ms later, open again once the burst is a second old.
   await new Promise((r) => setTimeout(r, 300));
-  const ingests = await Promise.all(Array.from({ length: 4 }, (_, i) => ingest(s, JSON.stringify([uploadDoc(`i${i}`)]))));
-  assert.deepEqual(ingests.map((r) => r.status).sort(), [200, 429, 429, 429]);
-  assert.equal(ingests.find((r) => r.status === 429)!.headers.get('retry-after'), '2');
-  // Paced just under the cap (one request every 300 ms against 250 ms of refill), every request is taken.
-  for (let i = 0; i < 5; i++) {
+  const early = await ingest(s, JSON.stringify([uploadDoc('i-early')]));
+  assert.equal(early.status, 429);
+  assert.equal(early.headers.get('retry-after'), '2');
+  await new Promise((r) => setTimeout(r, 800));
+  const ingests = await Promise.all(Array.from({ length: 5 }, (_, i) => ingest(s, JSON.stringify([uploadDoc(`i${i}`)]))));
+  assert.deepEqual(ingests.map((r) => r.status).sort(), [200, 200, 200, 200, 429]);
+  // Paced just under the cap (one request every 300 ms: at most 4 in any second), every request is taken.
+  await new Promise((r) => setTimeout(r, 1050));
+  for (let i = 0; i < 6; i++) {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await bulk(s, ndjson({ create: { _index: 'r', _id: `p${i}` } }, { n: i }))).status, 200);
   }
+  // Below one request a second: one per 1/rate seconds.
+  s.faults = { maxRequestsPerSecond: 0.5 };
+  await new Promise((r) => setTimeout(r, 2100));
+  assert.deepEqual((await Promise.all([0, 1].map((i) => bulk(s, ndjson({ create: { _index: 'r', _id: `h${i}` } }, { n: i }))))).map((r) => r.status).sort(), [200, 429]);
   s.faults = {};
   assert.equal((await Promise.all(Array.from({ length: 10 }, (_, i) => bulk(s, ndjson({ create: { _index: 'r', _id: `u${i}` } }, { n: i }))))).filter((r) => r.status === 200).length, 10);
 });

@@ -81,10 +81,10 @@ export interface Faults {
   /** Ingest requests answered 429 (work queue full). */
   ingest429Ratio?: number;
   /**
-   * A cluster that takes at most this many `_bulk` and ingest requests per second (a token bucket
-   * holding a tenth of a second's worth, at least one): requests beyond it are answered as a whole
+   * A cluster that takes at most this many `_bulk` and ingest requests in any one second (a sliding
+   * window; below 1, one request per 1/rate seconds): requests beyond it are answered as a whole
    * with 429 (`rejected_execution_exception`; Data Prepper's 429 in ingest mode), with `Retry-After`
-   * when `retryAfterSeconds` is set, before their body is parsed. Refused requests take no token.
+   * when `retryAfterSeconds` is set, before their body is parsed. Refused requests do not count.
    */
   maxRequestsPerSecond?: number;
 }
@@ -1699,9 +1699,8 @@ export class OpenSearchStandIn {
   private readonly indexNameProblems = new Map<string, string | null>();
   private readonly connections = new Connections();
   private order = 0;
-  /** Token bucket of `faults.maxRequestsPerSecond`: tokens left, and when it was last filled. */
-  private rateTokens: number | undefined;
-  private rateFilledAt = 0;
+  /** When the requests `faults.maxRequestsPerSecond` let through in the current window arrived (performance.now()). */
+  private readonly rateTaken: number[] = [];
   private closed = false;
   private refusedConnections = 0;
 
@@ -2015,16 +2014,18 @@ export class OpenSearchStandIn {
     this.sendJson(req, res, entry, status, errorEnvelope(status, body), url, headers);
   }
 
-  /** false when `faults.maxRequestsPerSecond` is set and this request is beyond it; else takes a token. */
+  /** false when `faults.maxRequestsPerSecond` is set and this request is beyond it; else counts it. */
   private withinRate(): boolean {
     const rate = this.faults.maxRequestsPerSecond;
     if (!rate || rate <= 0) return true;
-    const size = Math.max(1, rate / 10);
+    const allowed = Math.max(1, Math.floor(rate));
+    const windowMs = (allowed * 1000) / rate;
     const now = performance.now();
-    this.rateTokens = Math.min(size, (this.rateTokens ?? size) + ((now - this.rateFilledAt) / 1000) * rate);
-    this.rateFilledAt = now;
-    if (this.rateTokens < 1) return false;
-    this.rateTokens -= 1;
+    let expired = 0;
+    while (expired < this.rateTaken.length && this.rateTaken[expired]! <= now - windowMs) expired++;
+    this.rateTaken.splice(0, expired);
+    if (this.rateTaken.length >= allowed) return false;
+    this.rateTaken.push(now);
     return true;
   }
 

@@ -5,8 +5,12 @@ import type { LeasedDoc } from '../../buffer/buffer.ts';
 
 export type WholeVerdict =
   | { kind: 'ok' }
-  /** Transient: the cluster or the network will recover (408, 429, 5xx, connection errors). */
-  | { kind: 'retry'; reason: string; status?: number }
+  /**
+   * Transient: the cluster or the network will recover (408, 429, 5xx, connection errors).
+   * `throttle`: a 429 of back-pressure — the cluster is up but busy, so the sink paces itself
+   * rather than backing off as from an outage (a disk-full block is no such thing).
+   */
+  | { kind: 'retry'; reason: string; status?: number; throttle?: boolean }
   /** 401/403: nothing will change until someone fixes credentials or permissions. */
   | { kind: 'auth'; reason: string; status: number }
   /** The batch as a whole cannot be accepted (413, or 400 in ingest mode): bisect it to find the culprit. */
@@ -17,7 +21,8 @@ export function classifyStatus(mode: 'bulk' | 'ingest', status: number, body: st
   const reason = `HTTP ${status}${describeErrorBody(body)}`;
   if (status === 401 || status === 403) return { kind: 'auth', reason, status };
   if (status === 413) return { kind: 'split', reason, status };
-  if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason, status };
+  if (status === 429) return { kind: 'retry', reason, status, throttle: !body.includes('cluster_block_exception') };
+  if (status === 408 || status >= 500) return { kind: 'retry', reason, status };
   // A whole-request 400: in ingest mode one bad document spoils the array; in bulk mode our
   // NDJSON was refused (never expected) — either way, halving the batch isolates the cause.
   if (status === 400) return { kind: 'split', reason, status };

@@ -26,6 +26,8 @@ export interface SinkSettings {
   requestTimeoutMs: number;
   minDelayMs: number;
   maxDelayMs: number;
+  /** heartbeat.interval: how fresh a delivered heartbeat must be for the booth to yield to others. */
+  heartbeatIntervalMs: number;
 }
 
 /** undefined when no OpenSearch URL is configured (the agent then measures and buffers only). */
@@ -68,5 +70,6 @@ export function sinkSettings(config: Config, secrets: Secrets): SinkSettings | u
     requestTimeoutMs: os.request_timeout,
     minDelayMs: os.retry.min_delay,
     maxDelayMs: os.retry.max_delay,
+    heartbeatIntervalMs: config.heartbeat.interval,
   };
 }

@@ -3,8 +3,9 @@
 //
 //   lease a batch (heartbeat first) → encode → POST → classify → settle
 //
-// One request in flight. A whole-request failure hands the batch back and retries (p-retry) after
-// exponential backoff with full jitter, or after Retry-After when the server asks; every attempt
+// One request in flight. A whole-request failure hands the batch back and retries (p-retry): after
+// an outage's exponential backoff with full jitter (5xx, network errors), or at the pace of a busy
+// cluster (429: see pace.ts), and never before the Retry-After the server asked for; every attempt
 // leases afresh, so the newest heartbeat always leads the first request after an outage.
 // Item-level outcomes are settled one by one: delivered (2xx, 409), retried later (429/5xx),
 // held (closed index, blocks), or dead-lettered (400 mapping errors) — a poison document never
@@ -18,6 +19,7 @@ import type { ClockSkew } from '../clock-skew.ts';
 import type { Sink } from '../sink.ts';
 import { classifyBulkItems, classifyStatus, type WholeVerdict } from './classify.ts';
 import { bulkPath, encodeBulk, encodeIngest } from './encoder.ts';
+import { Pace } from './pace.ts';
 import { OpenSearchService, type Payload } from './service.ts';
 import type { SinkSettings } from './settings.ts';
 
@@ -44,7 +46,11 @@ class RequestFailed extends Error {
 export interface SinkOptions {
   random?: () => number;
   pollMs?: number;
+  /** Monotonic milliseconds, for the pace and the heartbeat's freshness. */
+  now?: () => number;
 }
+
+const HEARTBEAT = 'booth.heartbeat';
 
 export class OpenSearchSink implements Sink {
   readonly name: string;
@@ -55,18 +61,22 @@ export class OpenSearchSink implements Sink {
   private readonly service: OpenSearchService;
   private readonly random: () => number;
   private readonly pollMs: number;
+  private readonly now: () => number;
   /** Aborts sleeps and the request in flight when the stop deadline passes. */
   private readonly abort = new AbortController();
   private stopping = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
-  /**
-   * Pause between requests while the cluster answers item 429s: doubled on every response that
-   * carries any, halved on every one that does not (AIMD), so the whole sink slows down while the
-   * cluster is busy and speeds up again as it recovers.
-   */
-  private politeMs = 0;
+  /** The pause before each request while the cluster answers 429s (whole requests or items). */
+  private readonly pace: Pace;
+  /** Consecutive failures other than a busy cluster's 429s: the outage backoff's attempt number. */
+  private outageAttempts = 0;
+  /** When a request last delivered anything, and a heartbeat (monotonic ms). */
+  private deliveredAt = Number.NEGATIVE_INFINITY;
+  private heartbeatDeliveredAt = Number.NEGATIVE_INFINITY;
+  /** The payload of a batch a busy cluster refused, to send again as it is if the retry leases the same batch. */
+  private refused: { key: string; payload: Payload } | undefined;
   private failing = false;
   private waitMs = 0;
   /** The next full batch, leased and encoded while the current request is in flight. */
@@ -81,6 +91,8 @@ export class OpenSearchSink implements Sink {
     this.service = new OpenSearchService(settings);
     this.random = opts.random ?? Math.random;
     this.pollMs = opts.pollMs ?? POLL_MS;
+    this.now = opts.now ?? (() => performance.now());
+    this.pace = new Pace({ minDelayMs: settings.minDelayMs, maxDelayMs: settings.maxDelayMs, now: this.now, random: this.random });
   }
 
   start(): void {
@@ -128,9 +140,9 @@ export class OpenSearchSink implements Sink {
       if (sent === 0) {
         if (this.stopping) break;
         await this.idle(this.waitMs || this.pollMs);
-      } else if (this.politeMs > 0 && !this.stopping) {
-        // The cluster pushed back on some items: be polite to all of it, not just to them.
-        await sleep(this.politeMs, this.abort.signal);
+      } else if (!this.stopping) {
+        // A busy cluster: wait our turn (0 when it has not pushed back lately).
+        await sleep(this.pace.waitMs(this.heardRecently()), this.abort.signal);
       }
     }
   }
@@ -142,21 +154,39 @@ export class OpenSearchSink implements Sink {
     const batch = prepared?.batch ?? this.leaseReady();
     if (!batch) return 0;
     const outstanding = new Set(batch.map((d) => d.seq));
+    let payload = prepared?.payload;
     try {
-      const delivering = this.deliver(batch, outstanding, prepared?.payload);
+      payload ??= await this.payloadOf(batch);
+      const delivering = this.deliver(batch, outstanding, payload);
       // While OpenSearch works on this request, lease and encode the next one (a backlog drains
       // at the speed of the slower side, not of both added up). Still one request in flight.
-      if (!this.stopping) this.next = sleep(2).then(() => this.prepareNext());
+      // Not while the cluster is busy: it is the slower side then, and a refusal wastes the work.
+      if (!this.stopping && !this.pace.throttled()) this.next = sleep(2).then(() => this.prepareNext());
       await delivering;
     } catch (err) {
       // Hand back the prepared batch too: the retry leases afresh, newest heartbeat first.
       await this.takeNext().then((p) => p && this.buffer.settle({ release: p.batch.map((d) => d.seq) }));
+      if (payload && isThrottle(err)) this.refused = { key: batchKey(batch), payload };
       throw err;
     } finally {
       if (outstanding.size > 0) this.buffer.settle({ release: [...outstanding] });
     }
+    this.outageAttempts = 0;
     if (this.failing) this.recovered();
     return batch.length;
+  }
+
+  /** The batch encoded (and compressed): as it was refused last time if it is the same batch. */
+  private async payloadOf(batch: LeasedDoc[]): Promise<Payload> {
+    const kept = this.refused;
+    this.refused = undefined;
+    if (kept && kept.key === batchKey(batch)) return kept.payload;
+    return this.service.payload(this.encode(batch));
+  }
+
+  /** Whether OpenSearch has this booth's heartbeat from within the last heartbeat interval. */
+  private heardRecently(): boolean {
+    return this.now() - this.heartbeatDeliveredAt < this.settings.heartbeatIntervalMs;
   }
 
   /** A batch to send now, or undefined: nothing queued, or a partial batch still within batch.interval. */
@@ -164,7 +194,18 @@ export class OpenSearchSink implements Sink {
     const { maxDocs, maxBytes, intervalMs } = this.settings;
     const batch = this.buffer.lease(maxDocs, maxBytes);
     if (batch.length === 0) return undefined;
-    if (!this.stopping && batch.length < maxDocs && batch[0]!.dataset !== 'booth.heartbeat') {
+    if (!this.stopping && batch.every((d) => d.dataset === HEARTBEAT) && this.pace.throttled()) {
+      // While the cluster is busy, a heartbeat alone waits until two heartbeat intervals after
+      // the last delivery: one request per booth per interval would be most of a busy cluster's
+      // load once a fleet has drained, and "zero booths online" looks at five minutes.
+      const due = this.deliveredAt + 2 * this.settings.heartbeatIntervalMs - this.now();
+      if (due > 0) {
+        this.buffer.settle({ release: batch.map((d) => d.seq) });
+        this.waitMs = due;
+        return undefined;
+      }
+    }
+    if (!this.stopping && batch.length < maxDocs && batch[0]!.dataset !== HEARTBEAT) {
       // A partial batch waits for batch.interval, counted from its oldest document.
       const age = Date.now() - Math.min(...batch.map((d) => d.recordedAt));
       const bytes = batch.reduce((s, d) => s + d.body.length, 0);
@@ -232,7 +273,8 @@ export class OpenSearchSink implements Sink {
     }
     if (!bulk) {
       this.settle({ delivered: batch.map((d) => d.seq) }, outstanding);
-      this.adjustPoliteness(false);
+      this.noteDelivered(batch);
+      this.pace.accepted();
       return;
     }
     let items;
@@ -254,14 +296,19 @@ export class OpenSearchSink implements Sink {
       },
       outstanding,
     );
-    this.adjustPoliteness(items.throttled);
+    this.noteDelivered(batch, new Set(items.delivered));
+    // The cluster pushed back on some items: be polite to all of it, not just to them.
+    if (items.throttled) this.pace.pushback(false);
+    else this.pace.accepted();
     if (items.dead.length > 0) this.logger.warn('documents refused by OpenSearch; kept as dead letters', { sink: this.name, count: items.dead.length, first: items.dead[0]!.reason });
     if (items.hold.length > 0) this.logger.warn('OpenSearch refuses documents until an operator acts', { sink: this.name, count: items.hold.length, first: items.hold[0]!.error });
   }
 
-  private adjustPoliteness(throttled: boolean): void {
-    const { minDelayMs, maxDelayMs } = this.settings;
-    this.politeMs = throttled ? Math.min(maxDelayMs, Math.max(minDelayMs, this.politeMs * 2)) : this.politeMs < minDelayMs ? 0 : this.politeMs / 2;
+  private noteDelivered(batch: LeasedDoc[], delivered?: Set<number>): void {
+    const got = delivered ? batch.filter((d) => delivered.has(d.seq)) : batch;
+    if (got.length === 0) return;
+    this.deliveredAt = this.now();
+    if (got.some((d) => d.dataset === HEARTBEAT)) this.heartbeatDeliveredAt = this.deliveredAt;
   }
 
   private settle(s: Settlement, outstanding: Set<number>): void {
@@ -274,10 +321,12 @@ export class OpenSearchSink implements Sink {
     const { minDelayMs, maxDelayMs } = this.settings;
     const failed = error instanceof RequestFailed ? error : undefined;
     const auth = failed?.verdict.kind === 'auth';
-    // 401/403 will not go away by itself: wait long, and say so.
-    const delay = auth
-      ? maxDelayMs
-      : Math.min(maxDelayMs, Math.max(backoffDelay(attempt, minDelayMs, maxDelayMs, this.random), failed?.retryAfter ?? 0));
+    const throttle = isThrottle(error);
+    if (throttle) this.pace.pushback(true);
+    else if (!auth) this.outageAttempts++;
+    // 401/403 will not go away by itself: wait long, and say so. A busy cluster: wait our turn.
+    const wait = throttle ? this.pace.waitMs(this.heardRecently()) : backoffDelay(this.outageAttempts, minDelayMs, maxDelayMs, this.random);
+    const delay = auth ? maxDelayMs : Math.min(maxDelayMs, Math.max(wait, failed?.retryAfter ?? 0));
     const status = failed && 'status' in failed.verdict ? failed.verdict.status : undefined;
     const entry = { at: Date.now(), message: error.message, ...(status ? { status } : {}), retry_in_ms: delay };
     try {
@@ -311,6 +360,15 @@ export class OpenSearchSink implements Sink {
       this.abort.signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/** A 429 of a busy cluster (not a disk-full block): pace, do not back off as from an outage. */
+function isThrottle(err: unknown): boolean {
+  return err instanceof RequestFailed && err.verdict.kind === 'retry' && err.verdict.throttle === true;
+}
+
+function batchKey(batch: readonly LeasedDoc[]): string {
+  return batch.map((d) => d.seq).join(',');
 }
 
 function describeNetworkError(err: unknown, url: URL): string {
