@@ -131,6 +131,7 @@ async function until(ok: () => boolean, timeoutMs: number, what: string): Promis
   }
 }
 
+// A request is logged when it arrives and gets its status once answered: wait for the status, not the arrival.
 const bulk = (s: OpenSearchStandIn) => s.requests.filter((r) => r.path === '/_bulk');
 
 test('a busy cluster\'s whole-request 429s: the sink retries at its pace (min_delay, then about half as long again), not with an outage\'s doubling', { timeout: 30_000 }, async (t) => {
@@ -140,7 +141,7 @@ test('a busy cluster\'s whole-request 429s: the sink retries at its pace (min_de
   const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 100, interval: '10ms' }, retry: { min_delay: '400ms', max_delay: '5m' } }, '1h');
   const ids = record(buffer, 'booth.upload', 50);
   sink.start();
-  await until(() => bulk(standIn).length >= 6, 15_000, 'six refused requests');
+  await until(() => bulk(standIn).filter((r) => r.status === 429).length >= 6, 15_000, 'six refused requests');
   standIn.faults.whole429Ratio = 0;
   await until(() => ids.every((id) => standIn.ids().has(id)), 10_000, 'the batch stored');
 
@@ -163,7 +164,7 @@ test('a booth whose heartbeat OpenSearch has just stored yields to the others: e
   record(buffer, 'booth.heartbeat', 1);
   const ids = record(buffer, 'booth.upload', 30);
   sink.start();
-  await until(() => bulk(standIn).length >= 1, 5000, 'a refused request');
+  await until(() => bulk(standIn).some((r) => r.status === 429), 5000, 'a refused request');
   standIn.faults.whole429Ratio = 0;
   await until(() => ids.every((id) => standIn.ids().has(id)), 15_000, 'the backlog stored');
 
@@ -186,7 +187,7 @@ test('while the cluster is busy, a heartbeat with nothing else to send waits unt
   const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 100, interval: '10ms' }, retry: { min_delay: '100ms', max_delay: '5m' } }, '1s');
   const ids = record(buffer, 'booth.upload', 5);
   sink.start();
-  await until(() => bulk(standIn).length >= 1, 5000, 'a refused request');
+  await until(() => bulk(standIn).some((r) => r.status === 429), 5000, 'a refused request');
   standIn.faults.whole429Ratio = 0;
   await until(() => ids.every((id) => standIn.ids().has(id)), 5000, 'the batch stored');
   const deliveredAt = bulk(standIn).at(-1)!.at;
