@@ -12,12 +12,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import winston from 'winston';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
-import { configSchema } from '../agent/config/schema.ts';
 import { ClockSkew } from '../agent/sinks/clock-skew.ts';
-import { sinkSettings, type SinkSettings } from '../agent/sinks/opensearch/settings.ts';
 import { OpenSearchSink } from '../agent/sinks/opensearch/sink.ts';
 import type { BoothDocument, Dataset } from '../shared/documents/schema.ts';
 import type { BoothIdentity } from '../shared/documents/stamp.ts';
+import { agentSinkSettings } from '../test/support/config.ts';
 import { sampleDoc } from '../test/support/documents.ts';
 
 export interface GroupOptions {
@@ -50,16 +49,6 @@ export const DAY_DOCS = DAY_MIX.reduce((s, [, n]) => s + n, 0);
 export function boothIdentity(n: number): BoothIdentity {
   const countries = ['US', 'DE', 'GB', 'FR', 'NL', 'ES', 'IT', 'CA', 'AU', 'JP'];
   return { id: `SIM-${String(n).padStart(5, '0')}`, country: countries[n % countries.length]!, region: 'sim' };
-}
-
-/** The agent's own sink settings for this stand-in: the config schema's defaults plus `opensearch`. */
-export function simSinkSettings(url: string, opensearch: Record<string, unknown>): SinkSettings {
-  const config = configSchema.parse({
-    booth: { id: 'SIM-00000', country: 'US' },
-    uploads: { watch_dir: '/nonexistent', url: 'http://127.0.0.1:9/{file}' },
-    opensearch: { ...opensearch, url },
-  });
-  return sinkSettings(config, new Map())!;
 }
 
 interface Booth {
@@ -105,7 +94,7 @@ function recordHeartbeat(booth: Booth, i: number): void {
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2]!) as GroupOptions;
   const send = (m: FromGroup) => process.send!(m);
-  const settings = simSinkSettings(opts.url, opts.opensearch);
+  const settings = agentSinkSettings(opts.url, { opensearch: opts.opensearch });
   // One logger for the group, errors only: a thousand booths retrying would otherwise log a line per attempt.
   const logger = winston.createLogger({ level: 'error', transports: [new winston.transports.Stream({ stream: process.stderr })] });
   const booths: Booth[] = [];

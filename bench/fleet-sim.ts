@@ -21,7 +21,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { OpenSearchStandIn } from '../test/support/opensearch.ts';
-import { DAY_DOCS, simSinkSettings, type FromGroup, type GroupOptions, type ToGroup } from './fleet-booths.ts';
+import { agentSinkSettings } from '../test/support/config.ts';
+import { DAY_DOCS, type FromGroup, type GroupOptions, type ToGroup } from './fleet-booths.ts';
 import { met, printTable, type Result } from './table.ts';
 
 const { values } = parseArgs({
@@ -79,7 +80,7 @@ function waitFor<T extends FromGroup['type']>(g: ChildProcess, type: T): Promise
 }
 
 try {
-  const settings = simSinkSettings(standIn.url, opensearch);
+  const settings = agentSinkSettings(standIn.url, { opensearch });
   const docsPerRequest = settings.maxDocs;
   console.log(
     `fleet-sim: ${booths} booths × ${perBooth} backlog docs (+1 heartbeat each), ${processes} booth process(es), stand-in capped at ${cap} req/s, ` +

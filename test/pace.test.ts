@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import winston from 'winston';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
-import { configSchema } from '../agent/config/schema.ts';
 import { ClockSkew } from '../agent/sinks/clock-skew.ts';
 import { fadedWait, Pace } from '../agent/sinks/opensearch/pace.ts';
-import { sinkSettings } from '../agent/sinks/opensearch/settings.ts';
 import { OpenSearchSink } from '../agent/sinks/opensearch/sink.ts';
 import type { Dataset } from '../shared/documents/schema.ts';
+import { agentSinkSettings } from './support/config.ts';
 import { BOOTH, sampleDoc } from './support/documents.ts';
 import { OpenSearchStandIn } from './support/opensearch.ts';
 import { tempDir } from './support/tmp.ts';
@@ -101,15 +100,10 @@ const silent = winston.createLogger({ level: 'error', silent: true });
 
 async function startSink(t: TestContext, standIn: OpenSearchStandIn, opensearch: Record<string, unknown>, heartbeatInterval: string) {
   const stateDir = tempDir(t);
-  const config = configSchema.parse({
-    booth: { id: BOOTH.id, country: BOOTH.country },
-    uploads: { watch_dir: stateDir, url: 'http://127.0.0.1:9/{file}' },
-    opensearch: { url: standIn.url, ...opensearch },
-    heartbeat: { interval: heartbeatInterval },
-  });
+  const settings = agentSinkSettings(standIn.url, { opensearch, heartbeat: { interval: heartbeatInterval } });
   const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: 1e8, maxAgeMs: 86_400_000, booth: BOOTH, check: false });
   // random 0.5: every jitter factor is exactly 1, so the waits are the pace itself.
-  const sink = new OpenSearchSink(sinkSettings(config, new Map())!, buffer, silent, new ClockSkew(buffer, BOOTH, silent), { random: () => 0.5 });
+  const sink = new OpenSearchSink(settings, buffer, silent, new ClockSkew(buffer, BOOTH, silent), { random: () => 0.5 });
   t.after(async () => {
     await sink.stop(Date.now() + 2000);
     buffer.close();
@@ -131,8 +125,14 @@ async function until(ok: () => boolean, timeoutMs: number, what: string): Promis
   }
 }
 
-// A request is logged when it arrives and gets its status once answered: wait for the status, not the arrival.
 const bulk = (s: OpenSearchStandIn) => s.requests.filter((r) => r.path === '/_bulk');
+
+/** Lets the stand-in (answering every request 429) refuse `n` requests, then take them again. */
+async function refuseThenTake(s: OpenSearchStandIn, n: number): Promise<void> {
+  // A request is logged when it arrives and gets its status once answered: wait for the status.
+  await until(() => bulk(s).filter((r) => r.status === 429).length >= n, 15_000, `${n} refused request(s)`);
+  s.faults.whole429Ratio = 0;
+}
 
 test('a busy cluster\'s whole-request 429s: the sink retries at its pace (min_delay, then about half as long again), not with an outage\'s doubling', { timeout: 30_000 }, async (t) => {
   const standIn = await OpenSearchStandIn.start({ seed: 11 });
@@ -141,8 +141,7 @@ test('a busy cluster\'s whole-request 429s: the sink retries at its pace (min_de
   const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 100, interval: '10ms' }, retry: { min_delay: '400ms', max_delay: '5m' } }, '1h');
   const ids = record(buffer, 'booth.upload', 50);
   sink.start();
-  await until(() => bulk(standIn).filter((r) => r.status === 429).length >= 6, 15_000, 'six refused requests');
-  standIn.faults.whole429Ratio = 0;
+  await refuseThenTake(standIn, 6);
   await until(() => ids.every((id) => standIn.ids().has(id)), 10_000, 'the batch stored');
 
   const times = bulk(standIn).map((r) => r.at);
@@ -164,8 +163,7 @@ test('a booth whose heartbeat OpenSearch has just stored yields to the others: e
   record(buffer, 'booth.heartbeat', 1);
   const ids = record(buffer, 'booth.upload', 30);
   sink.start();
-  await until(() => bulk(standIn).some((r) => r.status === 429), 5000, 'a refused request');
-  standIn.faults.whole429Ratio = 0;
+  await refuseThenTake(standIn, 1);
   await until(() => ids.every((id) => standIn.ids().has(id)), 15_000, 'the backlog stored');
 
   const sent = bulk(standIn);
@@ -187,8 +185,7 @@ test('while the cluster is busy, a heartbeat with nothing else to send waits unt
   const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 100, interval: '10ms' }, retry: { min_delay: '100ms', max_delay: '5m' } }, '1s');
   const ids = record(buffer, 'booth.upload', 5);
   sink.start();
-  await until(() => bulk(standIn).some((r) => r.status === 429), 5000, 'a refused request');
-  standIn.faults.whole429Ratio = 0;
+  await refuseThenTake(standIn, 1);
   await until(() => ids.every((id) => standIn.ids().has(id)), 5000, 'the batch stored');
   const deliveredAt = bulk(standIn).at(-1)!.at;
 

@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { configSchema } from '../../agent/config/schema.ts';
+import { sinkSettings, type SinkSettings } from '../../agent/sinks/opensearch/settings.ts';
 
 export interface TestConfig {
   dir: string;
@@ -25,6 +27,19 @@ export function writeConfig(dir: string, overrides: Record<string, unknown> = {}
   const file = path.join(dir, name);
   fs.writeFileSync(file, stringify(config));
   return { dir, file, stateDir, watchDir, config };
+}
+
+/**
+ * The OpenSearch sink's settings as the agent derives them from a config: the schema's defaults
+ * for `url`, deep-merged with `overrides` (e.g. `{ opensearch: { retry: … }, heartbeat: … }`).
+ */
+export function agentSinkSettings(url: string, overrides: Record<string, unknown> = {}): SinkSettings {
+  const base = {
+    booth: { id: 'FB-1042', country: 'US' },
+    uploads: { watch_dir: '/nonexistent', url: 'http://127.0.0.1:9/{file}' },
+    opensearch: { url },
+  };
+  return sinkSettings(configSchema.parse(merge(base, overrides)), new Map())!;
 }
 
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

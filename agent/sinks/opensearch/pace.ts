@@ -92,11 +92,12 @@ export class Pace {
     const { minDelayMs, maxDelayMs, now, random } = this.opts;
     const base = heardRecently ? this.current() * YIELD : Math.min(this.current(), UNHEARD_MAX * minDelayMs);
     const pace = fadedWait(base * (0.5 + random()));
-    if (this.refusedSince === undefined) return Math.round(Math.min(maxDelayMs, pace));
-    const stormSteps = Math.floor((now() - this.refusedSince) / STORM_STEP_MS);
-    if (stormSteps === 0) return Math.round(Math.min(maxDelayMs, pace));
+    const stormSteps = this.refusedSince === undefined ? 0 : Math.floor((now() - this.refusedSince) / STORM_STEP_MS);
+    // "Equal jitter" (the upper half of the ceiling), unlike an outage's full jitter: a wait never
+    // shrinks while the storm lasts.
     const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(stormSteps, 30));
-    return Math.round(Math.min(maxDelayMs, Math.max(pace, ceiling / 2 + random() * (ceiling / 2))));
+    const storm = stormSteps === 0 ? 0 : ceiling / 2 + random() * (ceiling / 2);
+    return Math.round(Math.min(maxDelayMs, Math.max(pace, storm)));
   }
 
   private set(ms: number): void {

@@ -273,7 +273,7 @@ export class OpenSearchSink implements Sink {
     }
     if (!bulk) {
       this.settle({ delivered: batch.map((d) => d.seq) }, outstanding);
-      this.noteDelivered(batch);
+      this.noteDelivered(batch, batch.map((d) => d.seq));
       this.pace.accepted();
       return;
     }
@@ -296,7 +296,7 @@ export class OpenSearchSink implements Sink {
       },
       outstanding,
     );
-    this.noteDelivered(batch, new Set(items.delivered));
+    this.noteDelivered(batch, items.delivered);
     // The cluster pushed back on some items: be polite to all of it, not just to them.
     if (items.throttled) this.pace.pushback(false);
     else this.pace.accepted();
@@ -304,11 +304,12 @@ export class OpenSearchSink implements Sink {
     if (items.hold.length > 0) this.logger.warn('OpenSearch refuses documents until an operator acts', { sink: this.name, count: items.hold.length, first: items.hold[0]!.error });
   }
 
-  private noteDelivered(batch: LeasedDoc[], delivered?: Set<number>): void {
-    const got = delivered ? batch.filter((d) => delivered.has(d.seq)) : batch;
-    if (got.length === 0) return;
+  private noteDelivered(batch: LeasedDoc[], delivered: readonly number[]): void {
+    if (delivered.length === 0) return;
     this.deliveredAt = this.now();
-    if (got.some((d) => d.dataset === HEARTBEAT)) this.heartbeatDeliveredAt = this.deliveredAt;
+    // A batch holds at most one heartbeat (the lane keeps only the newest unsent one).
+    const heartbeat = batch.find((d) => d.dataset === HEARTBEAT);
+    if (heartbeat && delivered.includes(heartbeat.seq)) this.heartbeatDeliveredAt = this.deliveredAt;
   }
 
   private settle(s: Settlement, outstanding: Set<number>): void {
