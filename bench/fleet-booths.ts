@@ -119,10 +119,13 @@ async function main(): Promise<void> {
     if (m.type === 'go') {
       eluStart = performance.eventLoopUtilization();
       // Back online: a fresh heartbeat first (it replaces the day's unsent one), then the sink starts.
+      // Each booth in its own turn of the event loop: a booth's first request goes out while the
+      // next booth reads its first batch, as on separate machines, rather than after all of them.
       for (const b of booths) {
         recordHeartbeat(b, 0);
         b.sink = new OpenSearchSink(settings, b.buffer, logger, new ClockSkew(b.buffer, b.identity, logger));
         b.sink.start();
+        await new Promise((r) => setImmediate(r));
       }
       // Then one every heartbeat interval, each booth on its own phase (agents do not tick in step).
       for (const b of booths) {

@@ -6,11 +6,15 @@
 //
 //   npm run fleet-sim -- [--booths 200] [--backlog-per-booth 1750] [--cap 10] [--processes 1]
 //                        [--max-docs 500] [--heartbeat-interval 30] [--retry-min 1s] [--retry-max 5m] [--timeout 900]
+//                        [--state-root /dev/shm]
 //
 // The default is the issue's fleet scaled down five times (200 booths against 10 req/s: the same
 // 20 booths per request/s, the same full day of backlog each), because 1,000 booths retrying on
 // this 2-core machine saturate it and the figures then measure the machine, not the sink:
 // `--booths 1000 --cap 50` is the issue's own scenario (its event-loop figures say how CPU-bound it was).
+//
+// The booths' state dirs are on tmpfs (/dev/shm where there is one): a thousand booths have a
+// thousand disks, and one disk here would queue every booth's commit (fsync) behind the others'.
 //
 // Goals: every booth's heartbeat within 2 heartbeat intervals, drain within 1.3× the ideal
 // (documents / (cap × documents per request)), nothing lost and nothing stored twice.
@@ -36,6 +40,7 @@ const { values } = parseArgs({
     'retry-min': { type: 'string' },
     'retry-max': { type: 'string' },
     timeout: { type: 'string', default: '900' },
+    'state-root': { type: 'string' },
   },
 });
 const booths = Number(values.booths);
@@ -53,7 +58,8 @@ const opensearch: Record<string, unknown> = {
 };
 
 const WORKER = fileURLToPath(new URL('./fleet-booths.ts', import.meta.url));
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-fleet-'));
+const stateRoot = values['state-root'] ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
+const root = fs.mkdtempSync(path.join(stateRoot, 'booth-agent-fleet-'));
 const standIn = await OpenSearchStandIn.start({ seed: 8 });
 const groups: ChildProcess[] = [];
 const cleanup = () => {
@@ -84,7 +90,7 @@ try {
   const docsPerRequest = settings.maxDocs;
   console.log(
     `fleet-sim: ${booths} booths × ${perBooth} backlog docs (+1 heartbeat each), ${processes} booth process(es), stand-in capped at ${cap} req/s, ` +
-      `${docsPerRequest} docs/request, retry ${settings.minDelayMs} ms–${settings.maxDelayMs} ms, heartbeat every ${heartbeatIntervalMs / 1000} s`,
+      `${docsPerRequest} docs/request, retry ${settings.minDelayMs} ms–${settings.maxDelayMs} ms, heartbeat every ${heartbeatIntervalMs / 1000} s, state in ${stateRoot}`,
   );
 
   // Build: each group records its booths' backlogs (in parallel across groups).

@@ -62,6 +62,25 @@ test('only the newest unsent heartbeat is kept, but a heartbeat in flight is not
   assert.deepEqual(next.map((l) => l.eventId), [newer.event.id]);
 });
 
+test('heartbeatNewerThan: whether the outbox holds a heartbeat newer than the one a batch holds (any, if it holds none)', (t) => {
+  const dir = tempDir(t);
+  const buf = open(dir);
+  t.after(() => buf.close());
+  buf.record(Array.from({ length: 5 }, (_, i) => sampleDoc('booth.upload', i)));
+  const without = buf.lease(3, 1e9);
+  assert.equal(buf.heartbeatNewerThan(without), false, 'no heartbeat at all');
+  buf.record([sampleDoc('booth.agent', 1)]);
+  assert.equal(buf.heartbeatNewerThan(without), false, 'other documents do not count');
+  buf.record([sampleDoc('booth.heartbeat', 1)]);
+  assert.equal(buf.heartbeatNewerThan(without), true);
+  buf.settle({ release: without.map((d) => d.seq) });
+  const withBeat = buf.lease(3, 1e9);
+  assert.equal(withBeat[0]!.dataset, 'booth.heartbeat');
+  assert.equal(buf.heartbeatNewerThan(withBeat), false, 'the batch holds the newest heartbeat');
+  buf.record([sampleDoc('booth.heartbeat', 2)]);
+  assert.equal(buf.heartbeatNewerThan(withBeat), true);
+});
+
 test('a leased document is not leased again until settled or released', (t) => {
   const dir = tempDir(t);
   const buf = open(dir);

@@ -24,16 +24,16 @@ test('pace: each push-back adds half (from min_delay, up to max_delay); it fades
   const { pace, advance } = fakePace();
   assert.equal(pace.current(), 0);
   assert.equal(pace.waitMs(false), 0, 'no push-back yet: no wait');
-  pace.pushback(true);
+  pace.pushback(true, true);
   assert.equal(pace.current(), 1000);
-  pace.pushback(true);
-  pace.pushback(true);
+  pace.pushback(true, true);
+  pace.pushback(true, true);
   assert.equal(pace.current(), 2250);
   advance(3000);
   assert.equal(pace.current(), 1125);
   pace.accepted();
   assert.equal(pace.current(), 1012.5);
-  for (let i = 0; i < 40; i++) pace.pushback(false);
+  for (let i = 0; i < 40; i++) pace.pushback(false, true);
   assert.equal(pace.current(), 300_000, 'never beyond max_delay');
   advance(30_000 * 1.5);
   assert.equal(pace.current(), 0, 'faded below a tenth of min_delay: gone');
@@ -49,14 +49,36 @@ test('pace: the wait is the pace ±50 % as it will have faded by then; eight tim
   assert.equal(fadedWait(0), 0);
   for (const [random, factor] of [[0, 0.5], [0.5, 1], [0.999, 1.499]] as const) {
     const { pace } = fakePace(random);
-    pace.pushback(true);
+    pace.pushback(true, true);
     assert.equal(pace.waitMs(false), Math.round(fadedWait(1000 * factor)));
     assert.equal(pace.waitMs(true), Math.round(fadedWait(8000 * factor)));
-    for (let i = 0; i < 4; i++) pace.pushback(true);
+    for (let i = 0; i < 4; i++) pace.pushback(true, true);
     assert.equal(pace.current(), 5062.5);
     assert.equal(pace.waitMs(false), Math.round(fadedWait(1500 * factor)), 'not heard yet: never long');
     assert.equal(pace.waitMs(true), Math.round(fadedWait(8 * 5062.5 * factor)));
   }
+});
+
+test('pace: a booth not heard yet waits half as long for every 10 s it has been refused (down to a quarter), and its pace grows no further than 1.5 × that cap', () => {
+  const { pace, advance } = fakePace(0.5);
+  for (let i = 0; i < 20; i++) pace.pushback(true, false);
+  assert.equal(pace.current(), 2250, 'an unheard booth\'s pace stops at 1.5 × 1.5 × min_delay');
+  const waits: number[] = [];
+  for (let s = 0; s < 50; s += 10) {
+    waits.push(pace.waitMs(false));
+    advance(5000);
+    pace.pushback(true, false);
+    advance(5000);
+    pace.pushback(true, false);
+  }
+  const cap = (share: number) => Math.round(fadedWait(1500 * share));
+  assert.deepEqual(waits, [cap(1), cap(0.5), cap(0.25), cap(0.25), cap(0.25)], `waits after 0, 10, 20, 30, 40 s of refusals: ${waits.join(', ')} ms`);
+  // Heard (its heartbeat stored lately), the same booth yields: eight times its pace.
+  assert.equal(pace.waitMs(true), Math.round(fadedWait(8 * pace.current())));
+  pace.accepted();
+  for (let i = 0; i < 3; i++) pace.pushback(false, true);
+  assert.ok(pace.current() > 1500);
+  assert.equal(pace.waitMs(false), Math.round(fadedWait(1500)), 'a request got through: the run of refusals is over, the cap whole again');
 });
 
 test('pace: refused for over a minute without one success, the booth backs off as in an outage; one success ends that', () => {
@@ -64,7 +86,7 @@ test('pace: refused for over a minute without one success, the booth backs off a
   const waits: number[] = [];
   for (let minute = 0; minute < 12; minute++) {
     for (let s = 0; s < 60; s += 2) {
-      pace.pushback(true);
+      pace.pushback(true, true);
       advance(2000);
     }
     waits.push(pace.waitMs(false));
@@ -78,14 +100,14 @@ test('pace: refused for over a minute without one success, the booth backs off a
   assert.equal(waits[11], 300_000 * 0.75, 'after 12 minutes: max_delay (its upper half, jittered)');
   pace.accepted();
   assert.ok(pace.waitMs(false) < 3000, 'a request got through: back to the pace');
-  pace.pushback(true);
+  pace.pushback(true, true);
   assert.ok(pace.waitMs(false) < 4000, 'a new run of refusals starts from the pace again');
 });
 
 test('pace: item push-back never counts as the cluster refusing the booth', () => {
   const { pace, advance } = fakePace(0.5);
   for (let s = 0; s < 600; s += 2) {
-    pace.pushback(false);
+    pace.pushback(false, true);
     advance(2000);
   }
   assert.ok(pace.waitMs(false) < 4000, 'some items refused, the rest taken: the cluster is working');
@@ -153,6 +175,46 @@ test('a busy cluster\'s whole-request 429s: the sink retries at its pace (min_de
   assert.ok(gaps[1]! / gaps[0]! >= 1.1, `the second wait longer: ${gaps.join(', ')} ms`);
   for (const gap of gaps) assert.ok(gap <= 650, `never more than 1.5 × min_delay: ${gaps.join(', ')} ms`);
   assert.equal(bulk(standIn).at(-1)!.status, 200);
+});
+
+test('a batch a busy cluster refused goes again as it was, read and encoded once, until a heartbeat is recorded: that leads the next try', { timeout: 30_000 }, async (t) => {
+  const standIn = await OpenSearchStandIn.start({ seed: 15 });
+  t.after(() => standIn.close());
+  standIn.faults.whole429Ratio = 1;
+  const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 20, interval: '10ms' }, retry: { min_delay: '100ms', max_delay: '5m' } }, '1h');
+  // Counts what the sink reads from the buffer (the real buffer underneath).
+  const leases: number[] = [];
+  const lease = buffer.lease.bind(buffer);
+  buffer.lease = (maxDocs, maxBytes) => {
+    const batch = lease(maxDocs, maxBytes);
+    if (batch.length > 0) leases.push(batch.length);
+    return batch;
+  };
+  const uploads = record(buffer, 'booth.upload', 30);
+  sink.start();
+  const refused = (n: number) => until(() => bulk(standIn).filter((r) => r.status === 429).length >= n, 10_000, `${n} refused requests`);
+  await refused(1);
+  // An agent event would lead a fresh lease (it ranks above uploads): the refused batch goes as it was.
+  record(buffer, 'booth.agent', 1);
+  const before = bulk(standIn).length;
+  await until(() => bulk(standIn).filter((r, i) => i >= before && r.status === 429).length >= 2, 10_000, 'two more refusals');
+  const [heartbeat] = record(buffer, 'booth.heartbeat', 1);
+  const beforeBeat = bulk(standIn).length;
+  await until(() => bulk(standIn).some((r, i) => i >= beforeBeat && r.status === 429), 10_000, 'a refusal after the heartbeat');
+  const leasesWhileRefused = leases.length;
+  standIn.faults.whole429Ratio = 0;
+  await until(() => uploads.every((id) => standIn.ids().has(id)), 10_000, 'the backlog stored');
+
+  const sent = bulk(standIn);
+  const firstAfterBeat = sent.findIndex((r, i) => i >= beforeBeat && r.firstId === heartbeat);
+  assert.ok(firstAfterBeat >= beforeBeat, 'a try after the heartbeat was recorded leads with it');
+  for (const r of sent.slice(0, firstAfterBeat)) {
+    assert.equal(r.firstId, uploads[0], 'every try before it sent the refused batch as it was');
+    assert.equal(r.docs, 20);
+  }
+  // One read for the first batch, one when the heartbeat came: not one per try, and nothing read
+  // ahead before the cluster took a request.
+  assert.equal(leasesWhileRefused, 2, `batches read while refused: ${leases.slice(0, leasesWhileRefused).join(', ')} (tries: ${sent.length})`);
 });
 
 test('a booth whose heartbeat OpenSearch has just stored yields to the others: eight times the pace', { timeout: 30_000 }, async (t) => {

@@ -400,7 +400,8 @@ export class DocumentBuffer {
       const out: LeasedDoc[] = [];
       let bytes = 0;
       outer: for (const priority of SEND_ORDER) {
-        for (const r of this.stmts.ready.iterate(...seqRange(priority), now, leased, maxDocs - out.length) as Iterable<OutboxRow>) {
+        // all() rather than iterate(): half the time per row, and LIMIT bounds what is read past maxBytes.
+        for (const r of this.stmts.ready.all(...seqRange(priority), now, leased, maxDocs - out.length) as OutboxRow[]) {
           if (out.length > 0 && bytes + r.bytes > maxBytes) break outer;
           out.push({ seq: r.seq, eventId: r.event_id, dataset: r.dataset, timestamp: r.timestamp, body: r.body, attempts: r.attempts, recordedAt: r.recorded_at });
           bytes += r.bytes;
@@ -410,6 +411,14 @@ export class DocumentBuffer {
       for (const d of out) this.leased.add(d.seq);
       return out;
     });
+  }
+
+  /** Whether the outbox holds a ready heartbeat newer than any in `batch` (any one, if it holds none). */
+  heartbeatNewerThan(batch: readonly LeasedDoc[]): boolean {
+    const [first, end] = seqRange(HEARTBEAT_PRIORITY);
+    let after = first - 1;
+    for (const d of batch) if (priorityOfSeq(d.seq) === HEARTBEAT_PRIORITY) after = Math.max(after, d.seq);
+    return this.guard(() => this.stmts.readyHeartbeatAfter.get(after, end, this.now()) !== undefined);
   }
 
   /** Records what happened to leased documents, in one durable transaction. */
@@ -697,6 +706,7 @@ function prepare(db: Db) {
       `SELECT seq, event_id, dataset, timestamp, recorded_at, bytes, attempts, body FROM outbox
        WHERE ${ofKind} AND next_attempt_at <= ? AND ${notLeased} ORDER BY seq LIMIT ?`,
     ),
+    readyHeartbeatAfter: db.prepare(`SELECT 1 FROM outbox WHERE seq > ? AND seq < ? AND next_attempt_at <= ? LIMIT 1`),
     oldestOutbox: db.prepare(`SELECT seq, dataset, bytes, recorded_at FROM outbox WHERE ${ofKind} AND ${notLeased} ORDER BY seq LIMIT 500`),
     oldestDead: db.prepare(`SELECT seq, dataset, bytes, recorded_at FROM dead_letters WHERE priority = ? ORDER BY seq LIMIT 500`),
     deleteOutbox: db.prepare(`DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))`),

@@ -12,11 +12,15 @@
 // pace as it has faded by then — no booth sleeps on a long wait chosen while the cluster was
 // crowded after the crowd has gone (that is what makes the end of a fleet's drain slow).
 //
-// Three rules make the booths take turns:
-//  - a booth whose heartbeat reached OpenSearch within the last heartbeat interval waits YIELD
-//    times the pace: booths the fleet's dashboards do not see yet go first;
-//  - a booth whose heartbeat has not reached OpenSearch waits at most UNHEARD_MAX times
-//    retry.min_delay, however crowded the cluster: it must not lose out for long;
+// Rules make the booths take turns ("heard": OpenSearch stored the booth's heartbeat within the
+// last two heartbeat intervals — the same staleness a lone heartbeat may reach while it is busy):
+//  - a heard booth waits YIELD times the pace: booths the fleet's dashboards do not see yet go first;
+//  - a booth not heard waits at most UNHEARD_MAX times retry.min_delay, however crowded the
+//    cluster, and half as long for every UNHEARD_HALVING_MS it has been refused (down to
+//    UNHEARD_FLOOR of it): who gets a request in is a lottery among everyone trying, and the
+//    booths that have lost longest must hold more tickets, or a thousand-booth fleet always has
+//    a few left unseen after a minute. Its pace grows no further than GROW times that cap (it
+//    never waits longer anyway), so once heard it does not sit out a pace it never waited;
 //  - a booth refused for more than a minute without one request getting through backs off
 //    exponentially as in an outage, up to retry.max_delay: a cluster in real trouble is not kept
 //    busy refusing a fleet every second or two.
@@ -29,8 +33,12 @@ const SHRINK = 0.9;
 const FADE_HALF_LIFE_MS = 3000;
 /** A booth the cluster heard from recently waits this many times the pace. */
 const YIELD = 8;
-/** A booth the cluster has not heard from waits at most this many times min_delay (before jitter). */
+/** A booth the cluster has not heard from waits at most this many times min_delay (before jitter)... */
 const UNHEARD_MAX = 1.5;
+/** ...halved for every this many ms of refusals in a row... */
+const UNHEARD_HALVING_MS = 10_000;
+/** ...down to this share of it. */
+const UNHEARD_FLOOR = 0.25;
 /** Refused this long without a success: back off exponentially, one doubling per STORM_STEP_MS. */
 const STORM_STEP_MS = 60_000;
 /** How long after the last push-back the booth still counts as throttled (lone heartbeats wait). */
@@ -62,10 +70,11 @@ export class Pace {
     return ms < this.opts.minDelayMs / 10 ? 0 : ms;
   }
 
-  /** The cluster answered 429 (the whole request, or some items of it). */
-  pushback(wholeRequestRefused: boolean): void {
+  /** The cluster answered 429 (the whole request, or some items of it); `heard` as for waitMs. */
+  pushback(wholeRequestRefused: boolean, heard: boolean): void {
     const { minDelayMs, maxDelayMs, now } = this.opts;
-    this.set(Math.min(maxDelayMs, Math.max(minDelayMs, this.current() * GROW)));
+    const ceiling = heard ? maxDelayMs : Math.min(maxDelayMs, GROW * UNHEARD_MAX * minDelayMs);
+    this.set(Math.min(ceiling, Math.max(minDelayMs, this.current() * GROW)));
     this.lastPushback = now();
     if (!wholeRequestRefused) this.refusedSince = undefined;
     else this.refusedSince ??= now();
@@ -83,16 +92,18 @@ export class Pace {
   }
 
   /**
-   * How long to wait before the next request: the pace (times YIELD when OpenSearch heard this
-   * booth's heartbeat recently, at most UNHEARD_MAX × min_delay when it did not), jittered by ±50 %
-   * so booths do not march in step, as it will have faded by the time the wait is over; after a
-   * minute of nothing but refusals, at least an outage's exponential backoff.
+   * How long to wait before the next request: the pace (times YIELD when OpenSearch has stored
+   * this booth's heartbeat lately, capped as above when it has not), jittered by ±50 % so booths
+   * do not march in step, as it will have faded by the time the wait is over; after a minute of
+   * nothing but refusals, at least an outage's exponential backoff.
    */
-  waitMs(heardRecently: boolean): number {
+  waitMs(heard: boolean): number {
     const { minDelayMs, maxDelayMs, now, random } = this.opts;
-    const base = heardRecently ? this.current() * YIELD : Math.min(this.current(), UNHEARD_MAX * minDelayMs);
+    const refusedFor = this.refusedSince === undefined ? 0 : now() - this.refusedSince;
+    const unheardCap = UNHEARD_MAX * minDelayMs * Math.max(UNHEARD_FLOOR, 0.5 ** Math.floor(refusedFor / UNHEARD_HALVING_MS));
+    const base = heard ? this.current() * YIELD : Math.min(this.current(), unheardCap);
     const pace = fadedWait(base * (0.5 + random()));
-    const stormSteps = this.refusedSince === undefined ? 0 : Math.floor((now() - this.refusedSince) / STORM_STEP_MS);
+    const stormSteps = Math.floor(refusedFor / STORM_STEP_MS);
     // "Equal jitter" (the upper half of the ceiling), unlike an outage's full jitter: a wait never
     // shrinks while the storm lasts.
     const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(stormSteps, 30));

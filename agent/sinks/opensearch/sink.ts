@@ -3,10 +3,11 @@
 //
 //   lease a batch (heartbeat first) → encode → POST → classify → settle
 //
-// One request in flight. A whole-request failure hands the batch back and retries (p-retry): after
-// an outage's exponential backoff with full jitter (5xx, network errors), or at the pace of a busy
-// cluster (429: see pace.ts), and never before the Retry-After the server asked for; every attempt
-// leases afresh, so the newest heartbeat always leads the first request after an outage.
+// One request in flight. A whole-request failure retries (p-retry): after an outage's exponential
+// backoff with full jitter (5xx, network errors), or at the pace of a busy cluster (429: see
+// pace.ts), and never before the Retry-After the server asked for. After an outage the batch is
+// handed back and leased afresh, so the newest heartbeat leads the first request; a batch a busy
+// cluster refused is kept and sent again as it is unless a heartbeat has been recorded since.
 // Item-level outcomes are settled one by one: delivered (2xx, 409), retried later (429/5xx),
 // held (closed index, blocks), or dead-lettered (400 mapping errors) — a poison document never
 // blocks the rest. A 413, or a 400 in ingest mode, halves the batch until the culprit is alone.
@@ -75,8 +76,8 @@ export class OpenSearchSink implements Sink {
   /** When a request last delivered anything, and a heartbeat (monotonic ms). */
   private deliveredAt = Number.NEGATIVE_INFINITY;
   private heartbeatDeliveredAt = Number.NEGATIVE_INFINITY;
-  /** The payload of a batch a busy cluster refused, to send again as it is if the retry leases the same batch. */
-  private refused: { key: string; payload: Payload } | undefined;
+  /** A batch a busy cluster refused, still leased and encoded, to send again as it is. */
+  private refused: Prepared | undefined;
   private failing = false;
   private waitMs = 0;
   /** The next full batch, leased and encoded while the current request is in flight. */
@@ -108,8 +109,8 @@ export class OpenSearchSink implements Sink {
       this.abort.abort();
       await this.loop;
     }
-    const left = await this.takeNext();
-    if (left) this.buffer.settle({ release: left.batch.map((d) => d.seq) });
+    for (const left of [await this.takeNext(), this.refused]) if (left) this.buffer.settle({ release: left.batch.map((d) => d.seq) });
+    this.refused = undefined;
     this.unsubscribe?.();
     this.service.close();
   }
@@ -150,23 +151,28 @@ export class OpenSearchSink implements Sink {
   /** Leases and delivers one batch; returns how many documents it settled (0: nothing ready). */
   private async sendNext(): Promise<number> {
     this.waitMs = 0;
-    const prepared = await this.takeNext();
+    const prepared = this.takeRefused() ?? (await this.takeNext());
     const batch = prepared?.batch ?? this.leaseReady();
     if (!batch) return 0;
     const outstanding = new Set(batch.map((d) => d.seq));
     let payload = prepared?.payload;
     try {
-      payload ??= await this.payloadOf(batch);
+      payload ??= await this.service.payload(this.encode(batch));
       const delivering = this.deliver(batch, outstanding, payload);
       // While OpenSearch works on this request, lease and encode the next one (a backlog drains
       // at the speed of the slower side, not of both added up). Still one request in flight.
-      // Not while the cluster is busy: it is the slower side then, and a refusal wastes the work.
-      if (!this.stopping && !this.pace.throttled()) this.next = sleep(2).then(() => this.prepareNext());
+      if (!this.stopping && this.keepingUp()) this.next = sleep(2).then(() => this.prepareNext());
       await delivering;
     } catch (err) {
       // Hand back the prepared batch too: the retry leases afresh, newest heartbeat first.
       await this.takeNext().then((p) => p && this.buffer.settle({ release: p.batch.map((d) => d.seq) }));
-      if (payload && isThrottle(err)) this.refused = { key: batchKey(batch), payload };
+      // A busy cluster refused it whole: keep it, lease and all, to send again as it is (reading
+      // and encoding it again for every 429 would be most of a booth's work while a fleet waits).
+      // A lone heartbeat is handed back: while the cluster is busy it waits (leaseReady).
+      if (payload && isThrottle(err) && outstanding.size === batch.length && !batch.every((d) => d.dataset === HEARTBEAT)) {
+        this.refused = { batch, payload };
+        outstanding.clear();
+      }
       throw err;
     } finally {
       if (outstanding.size > 0) this.buffer.settle({ release: [...outstanding] });
@@ -176,17 +182,35 @@ export class OpenSearchSink implements Sink {
     return batch.length;
   }
 
-  /** The batch encoded (and compressed): as it was refused last time if it is the same batch. */
-  private async payloadOf(batch: LeasedDoc[]): Promise<Payload> {
-    const kept = this.refused;
+  /** The batch a busy cluster refused, unless a heartbeat has been recorded since: it leads (lease afresh). */
+  private takeRefused(): Prepared | undefined {
+    const refused = this.refused;
     this.refused = undefined;
-    if (kept && kept.key === batchKey(batch)) return kept.payload;
-    return this.service.payload(this.encode(batch));
+    if (!refused) return undefined;
+    let keep = false;
+    try {
+      keep = !this.buffer.heartbeatNewerThan(refused.batch);
+    } finally {
+      if (!keep) this.buffer.settle({ release: refused.batch.map((d) => d.seq) });
+    }
+    return keep ? refused : undefined;
   }
 
-  /** Whether OpenSearch has this booth's heartbeat from within the last heartbeat interval. */
+  /**
+   * Whether the cluster takes requests as fast as this booth sends them, so encoding the next
+   * batch ahead is worth it: not before a request has gone through (after a start or a failure,
+   * the first request finds out) and not while it pushes back — a refusal wastes the work.
+   */
+  private keepingUp(): boolean {
+    return !this.failing && this.deliveredAt > Number.NEGATIVE_INFINITY && !this.pace.throttled();
+  }
+
+  /**
+   * Whether OpenSearch stored a heartbeat of this booth within the last two heartbeat intervals:
+   * as stale as a lone heartbeat may get while the cluster is busy (leaseReady).
+   */
   private heardRecently(): boolean {
-    return this.now() - this.heartbeatDeliveredAt < this.settings.heartbeatIntervalMs;
+    return this.now() - this.heartbeatDeliveredAt < 2 * this.settings.heartbeatIntervalMs;
   }
 
   /** A batch to send now, or undefined: nothing queued, or a partial batch still within batch.interval. */
@@ -298,7 +322,7 @@ export class OpenSearchSink implements Sink {
     );
     this.noteDelivered(batch, items.delivered);
     // The cluster pushed back on some items: be polite to all of it, not just to them.
-    if (items.throttled) this.pace.pushback(false);
+    if (items.throttled) this.pace.pushback(false, this.heardRecently());
     else this.pace.accepted();
     if (items.dead.length > 0) this.logger.warn('documents refused by OpenSearch; kept as dead letters', { sink: this.name, count: items.dead.length, first: items.dead[0]!.reason });
     if (items.hold.length > 0) this.logger.warn('OpenSearch refuses documents until an operator acts', { sink: this.name, count: items.hold.length, first: items.hold[0]!.error });
@@ -323,7 +347,7 @@ export class OpenSearchSink implements Sink {
     const failed = error instanceof RequestFailed ? error : undefined;
     const auth = failed?.verdict.kind === 'auth';
     const throttle = isThrottle(error);
-    if (throttle) this.pace.pushback(true);
+    if (throttle) this.pace.pushback(true, this.heardRecently());
     else if (!auth) this.outageAttempts++;
     // 401/403 will not go away by itself: wait long, and say so. A busy cluster: wait our turn.
     const wait = throttle ? this.pace.waitMs(this.heardRecently()) : backoffDelay(this.outageAttempts, minDelayMs, maxDelayMs, this.random);
@@ -366,10 +390,6 @@ export class OpenSearchSink implements Sink {
 /** A 429 of a busy cluster (not a disk-full block): pace, do not back off as from an outage. */
 function isThrottle(err: unknown): boolean {
   return err instanceof RequestFailed && err.verdict.kind === 'retry' && err.verdict.throttle === true;
-}
-
-function batchKey(batch: readonly LeasedDoc[]): string {
-  return batch.map((d) => d.seq).join(',');
 }
 
 function describeNetworkError(err: unknown, url: URL): string {
