@@ -240,6 +240,30 @@ test('a booth whose heartbeat OpenSearch has just stored yields to the others: e
   assert.ok(gapAfterHeard >= 850 && gapAfterHeard < 1800, `after the heartbeat was stored: ${gapAfterHeard} ms (retry after ${gapBeforeRetry} ms)`);
 });
 
+test('a booth counts as heard for two heartbeat intervals: refused between one and two intervals after its heartbeat was stored, it still yields', { timeout: 30_000 }, async (t) => {
+  const standIn = await OpenSearchStandIn.start({ seed: 16 });
+  t.after(() => standIn.close());
+  standIn.faults.whole429Ratio = 1;
+  const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 10, interval: '10ms' }, retry: { min_delay: '200ms', max_delay: '5m' } }, '1s');
+  record(buffer, 'booth.heartbeat', 1);
+  const ids = record(buffer, 'booth.upload', 40);
+  sink.start();
+  await refuseThenTake(standIn, 1);
+  await until(() => bulk(standIn)[1]?.status === 200, 5000, 'the heartbeat stored');
+  standIn.faults.whole429Ratio = 1;
+  await until(() => bulk(standIn)[3]?.status === 429, 10_000, 'two more refusals');
+  standIn.faults.whole429Ratio = 0;
+  await until(() => ids.every((id) => standIn.ids().has(id)), 15_000, 'the backlog stored');
+
+  const [, heard, refused, next] = bulk(standIn);
+  const since = refused!.at - heard!.at;
+  assert.ok(since > 1000 && since < 2000, `refused ${since} ms after the heartbeat was stored (between 1 and 2 intervals)`);
+  // Heard: eight times the pace (~210 ms): ~1.25 s. Counted as unheard after one interval, it
+  // would retry after at most the pace itself, ~0.2 s.
+  const wait = next!.at - refused!.at;
+  assert.ok(wait >= 900, `the retry waited ${wait} ms`);
+});
+
 test('while the cluster is busy, a heartbeat with nothing else to send waits until two heartbeat intervals after the last delivery', { timeout: 30_000 }, async (t) => {
   const standIn = await OpenSearchStandIn.start({ seed: 13 });
   t.after(() => standIn.close());
