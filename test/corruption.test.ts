@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { SYNC_CHECK_MAX_BYTES } from '../agent/buffer/open.ts';
 import { runAgentUntilStarted, runCli } from './support/cli.ts';
@@ -68,7 +68,8 @@ test('a damaged page inside a small database is found at open', (t) => {
   assert.equal(reopened.stats().queued, 1, 'a fresh buffer holds only the state_reset event');
 });
 
-test('a large database is checked in the background, and a damaged one replaced while the agent runs', { timeout: 60_000 }, async (t) => {
+/** A state dir whose database is too large to check at open, with a damaged page a third of the way in. */
+function damagedLargeDatabase(t: TestContext): string {
   const dir = tempDir(t);
   const buf = openBuffer(dir);
   const batch = Array.from({ length: 1000 }, (_, i) => sampleDoc('booth.upload', i));
@@ -81,7 +82,11 @@ test('a large database is checked in the background, and a damaged one replaced 
   const fd = fs.openSync(file, 'r+');
   fs.writeSync(fd, Buffer.alloc(8192, 0x5a), 0, 8192, Math.floor(fs.statSync(file).size / 3 / 4096) * 4096);
   fs.closeSync(fd);
+  return dir;
+}
 
+test('a large database is checked in the background, and a damaged one replaced while the agent runs', { timeout: 60_000 }, async (t) => {
+  const dir = damagedLargeDatabase(t);
   const started = performance.now();
   const big = openBuffer(dir);
   t.after(() => big.close());
@@ -93,6 +98,23 @@ test('a large database is checked in the background, and a damaged one replaced 
   assert.equal(fs.readdirSync(dir).filter((f) => /^buffer\.db\.corrupt-.*Z$/.test(f)).length, 1);
   big.record([sampleDoc('booth.upload', 1)]);
   assert.equal(big.stats().queued, 2);
+});
+
+test('a batch in flight when the database is replaced: its answer does not touch the new documents that took its numbers', { timeout: 60_000 }, async (t) => {
+  const big = openBuffer(damagedLargeDatabase(t));
+  t.after(() => big.close());
+  const inFlight = big.lease(500, 1e9);
+  assert.equal(inFlight.length, 500);
+  assert.notEqual(await big.checkInBackground(), 'ok');
+  const fresh = Array.from({ length: 600 }, (_, i) => sampleDoc('booth.upload', 10_000 + i));
+  big.record(fresh);
+  // The fresh database numbers its documents from the start again: the same numbers as the batch.
+  const renumbered = new Set(big.lease(1000, 1e9).map((d) => d.seq));
+  assert.ok(inFlight.every((d) => renumbered.has(d.seq)));
+  big.settle({ release: [...renumbered] });
+
+  big.settle({ delivered: inFlight.map((d) => d.seq) });
+  assert.equal(big.stats().queuedByDataset['booth.upload'], 600, 'every new document is still there');
 });
 
 test('at most three quarantined databases are kept', (t) => {

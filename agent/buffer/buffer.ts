@@ -422,7 +422,8 @@ export class DocumentBuffer {
   }
 
   /** Records what happened to leased documents, in one durable transaction. */
-  settle(s: Settlement): void {
+  settle(settlement: Settlement): void {
+    const s = this.leasedOnly(settlement);
     const all = [...(s.delivered ?? []), ...(s.retry ?? []).map((r) => r.seq), ...(s.dead ?? []).map((d) => d.seq), ...(s.release ?? [])];
     // Handing documents back is only the end of a lease (in memory): no transaction for that.
     const writes = Boolean(s.delivered?.length || s.retry?.length || s.dead?.length);
@@ -453,6 +454,21 @@ export class DocumentBuffer {
     if (handedBack.some((seq) => priorityOfSeq(seq) === HEARTBEAT_PRIORITY)) {
       this.guard(() => this.stmts.deleteOlderHeartbeats.run(...seqRange(HEARTBEAT_PRIORITY), this.leasedJson(), ...seqRange(HEARTBEAT_PRIORITY)));
     }
+  }
+
+  /**
+   * The part of a settlement about documents a lease holds. After a corrupt database was replaced
+   * (leases dropped), the numbers of documents still in flight may belong to new documents, which
+   * an answer about the old ones must not delete.
+   */
+  private leasedOnly(s: Settlement): Settlement {
+    const held = (seq: number) => this.leased.has(seq);
+    return {
+      ...(s.delivered ? { delivered: s.delivered.filter(held) } : {}),
+      ...(s.retry ? { retry: s.retry.filter((r) => held(r.seq)) } : {}),
+      ...(s.dead ? { dead: s.dead.filter((d) => held(d.seq)) } : {}),
+      ...(s.release ? { release: s.release.filter(held) } : {}),
+    };
   }
 
   // ── state ──────────────────────────────────────────────────────────────────────────────────
