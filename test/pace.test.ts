@@ -149,6 +149,14 @@ async function until(ok: () => boolean, timeoutMs: number, what: string): Promis
 
 const bulk = (s: OpenSearchStandIn) => s.requests.filter((r) => r.path === '/_bulk');
 
+/** A stand-in answering every `_bulk` request 429, closed when the test ends. */
+async function busyStandIn(t: TestContext, seed: number): Promise<OpenSearchStandIn> {
+  const standIn = await OpenSearchStandIn.start({ seed });
+  t.after(() => standIn.close());
+  standIn.faults.whole429Ratio = 1;
+  return standIn;
+}
+
 /** Lets the stand-in (answering every request 429) refuse `n` requests, then take them again. */
 async function refuseThenTake(s: OpenSearchStandIn, n: number): Promise<void> {
   // A request is logged when it arrives and gets its status once answered: wait for the status.
@@ -157,9 +165,7 @@ async function refuseThenTake(s: OpenSearchStandIn, n: number): Promise<void> {
 }
 
 test('a busy cluster\'s whole-request 429s: the sink retries at its pace (min_delay, then about half as long again), not with an outage\'s doubling', { timeout: 30_000 }, async (t) => {
-  const standIn = await OpenSearchStandIn.start({ seed: 11 });
-  t.after(() => standIn.close());
-  standIn.faults.whole429Ratio = 1;
+  const standIn = await busyStandIn(t, 11);
   const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 100, interval: '10ms' }, retry: { min_delay: '400ms', max_delay: '5m' } }, '1h');
   const ids = record(buffer, 'booth.upload', 50);
   sink.start();
@@ -178,9 +184,7 @@ test('a busy cluster\'s whole-request 429s: the sink retries at its pace (min_de
 });
 
 test('a batch a busy cluster refused goes again as it was, read and encoded once, until a heartbeat is recorded: that leads the next try', { timeout: 30_000 }, async (t) => {
-  const standIn = await OpenSearchStandIn.start({ seed: 15 });
-  t.after(() => standIn.close());
-  standIn.faults.whole429Ratio = 1;
+  const standIn = await busyStandIn(t, 15);
   const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 20, interval: '10ms' }, retry: { min_delay: '100ms', max_delay: '5m' } }, '1h');
   // Counts what the sink reads from the buffer (the real buffer underneath).
   const leases: number[] = [];
@@ -218,9 +222,7 @@ test('a batch a busy cluster refused goes again as it was, read and encoded once
 });
 
 test('a booth whose heartbeat OpenSearch has just stored yields to the others: eight times the pace', { timeout: 30_000 }, async (t) => {
-  const standIn = await OpenSearchStandIn.start({ seed: 12 });
-  t.after(() => standIn.close());
-  standIn.faults.whole429Ratio = 1;
+  const standIn = await busyStandIn(t, 12);
   const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 10, interval: '10ms' }, retry: { min_delay: '200ms', max_delay: '5m' } }, '1h');
   record(buffer, 'booth.heartbeat', 1);
   const ids = record(buffer, 'booth.upload', 30);
@@ -241,9 +243,7 @@ test('a booth whose heartbeat OpenSearch has just stored yields to the others: e
 });
 
 test('a booth counts as heard for two heartbeat intervals: refused between one and two intervals after its heartbeat was stored, it still yields', { timeout: 30_000 }, async (t) => {
-  const standIn = await OpenSearchStandIn.start({ seed: 16 });
-  t.after(() => standIn.close());
-  standIn.faults.whole429Ratio = 1;
+  const standIn = await busyStandIn(t, 16);
   const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 10, interval: '10ms' }, retry: { min_delay: '200ms', max_delay: '5m' } }, '1s');
   record(buffer, 'booth.heartbeat', 1);
   const ids = record(buffer, 'booth.upload', 40);
@@ -265,9 +265,7 @@ test('a booth counts as heard for two heartbeat intervals: refused between one a
 });
 
 test('while the cluster is busy, a heartbeat with nothing else to send waits until two heartbeat intervals after the last delivery', { timeout: 30_000 }, async (t) => {
-  const standIn = await OpenSearchStandIn.start({ seed: 13 });
-  t.after(() => standIn.close());
-  standIn.faults.whole429Ratio = 1;
+  const standIn = await busyStandIn(t, 13);
   const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 100, interval: '10ms' }, retry: { min_delay: '100ms', max_delay: '5m' } }, '1s');
   const ids = record(buffer, 'booth.upload', 5);
   sink.start();
