@@ -127,7 +127,7 @@ export const configSchema = z.strictObject({
       request_timeout: duration(SECOND, 10 * MINUTE, { default: '30s', doc: 'one request, start to end' }),
       retry: z
         .strictObject({
-          min_delay: duration(10, HOUR, { default: '1s', doc: 'first retry delay (exponential, full jitter); the least pause after a busy cluster\'s 429' }),
+          min_delay: duration(10, HOUR, { default: '1s', doc: 'first retry delay (exponential, full jitter); the pace a busy cluster\'s 429s start from' }),
           max_delay: duration(100, DAY, { default: '5m', doc: 'longest retry delay' }),
         })
         .prefault(EMPTY),
