@@ -68,7 +68,8 @@ class AgentProcess {
   /** Log lines saying the disk is full: the disk-full episode reached the agent. */
   diskFullLines = 0;
   /** Exits nobody asked for (a crash), with their codes. */
-  readonly unexpectedExits: Array<number | string | null> = [];
+  /** Exits nobody asked for: the code or signal, and the agent's last log lines before it. */
+  readonly unexpectedExits: Array<{ code: number | string | null; lastLines: string[] }> = [];
   private stopping = false;
   private sampler: NodeJS.Timeout | undefined;
   private readonly configFile: string;
@@ -94,7 +95,7 @@ class AgentProcess {
     clearInterval(this.sampler);
     this.sampler = setInterval(() => this.sample(), 500);
     child.once('exit', (code, signal) => {
-      if (!this.stopping) this.unexpectedExits.push(code ?? signal);
+      if (!this.stopping) this.unexpectedExits.push({ code: code ?? signal, lastLines: this.tail.slice(-8) });
       if (this.child === child) clearInterval(this.sampler);
     });
   }
@@ -403,7 +404,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
   }
   for (const u of receiver.uploads()) if (u.fault) bump(`upload server: ${u.fault}`);
   if (agent.diskFullLines > 0) evidence['agent log: disk full'] = agent.diskFullLines;
-  for (const code of agent.unexpectedExits) violations.push({ check: 'never crashes', detail: `the agent exited by itself (${code})` });
+  for (const { code, lastLines } of agent.unexpectedExits) {
+    violations.push({ check: 'never crashes', detail: `the agent exited by itself (${code}); its last log lines:\n    ${lastLines.join('\n    ')}` });
+  }
   if (mounted && agent.diskFullLines === 0) violations.push({ check: 'disk-full episode', detail: 'the agent never noticed the full disk' });
   for (const r of cluster.requests) if (r.fault) bump(`cluster: ${r.fault}`);
   for (const r of cluster.requests) if (r.status === 429 || r.status === 503) bump(`cluster answered ${r.status}`);

@@ -10,7 +10,7 @@ import chokidar, { type FSWatcher } from 'chokidar';
 import pRetry, { AbortError } from 'p-retry';
 import { backoffDelay, retryAfterMs, sleep } from '../../backoff.ts';
 import type { DocumentBuffer, UploadRow } from '../../buffer/buffer.ts';
-import { DiskFullError } from '../../buffer/errors.ts';
+import { DiskFullError, isDiskFull } from '../../buffer/errors.ts';
 import type { Config } from '../../config/schema.ts';
 import type { TlsMaterial } from '../../config/tls.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -85,6 +85,8 @@ export class UploadSource implements Source {
   private timer: NodeJS.Timeout | undefined;
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
+  /** Files the watcher reported that could not be taken in (a full disk): tried again on every check. */
+  private readonly unseen = new Set<string>();
   private readonly pendingRows: UploadRow[] = [];
   private readonly inFlight = new Set<string>();
   private readonly bookings = new Map<string, BookingTrack>();
@@ -169,7 +171,19 @@ export class UploadSource implements Source {
     return uploadFacts(this.buffer, now, unrecorded);
   }
 
+  /** A file event: never throws — it runs in the watcher's event handler. */
   private onFile(abs: string): void {
+    try {
+      this.takeIn(abs);
+      this.unseen.delete(abs);
+    } catch (err) {
+      // The booking's row could not be written (a full disk): the file is taken in on a later check.
+      this.unseen.add(abs);
+      if (!isDiskFull(err) && !(err instanceof DiskFullError)) this.logger.error('could not take in a new file', { file: abs, error: err });
+    }
+  }
+
+  private takeIn(abs: string): void {
     const rel = path.relative(this.watchDir, abs);
     const [booking, file] = rel.split(path.sep);
     if (!booking || !file) return;
@@ -184,9 +198,10 @@ export class UploadSource implements Source {
   private track(booking: string): BookingTrack {
     let t = this.bookings.get(booking);
     if (!t) {
+      // The row first: if it cannot be written, the booking is not tracked yet and the next try writes it.
+      if (!this.buffer.getBooking(booking)) this.buffer.putBooking({ id: booking, firstSeenAt: Date.now(), finishedAt: null, summarizedAt: null });
       t = { lastActivity: Date.now(), marker: false, recent: [] };
       this.bookings.set(booking, t);
-      if (!this.buffer.getBooking(booking)) this.buffer.putBooking({ id: booking, firstSeenAt: Date.now(), finishedAt: null, summarizedAt: null });
     }
     t.lastActivity = Date.now();
     return t;
@@ -265,6 +280,7 @@ export class UploadSource implements Source {
 
   /** Summarizes finished bookings (held documents are flushed by the daemon). */
   private tick(): void {
+    for (const abs of [...this.unseen]) this.onFile(abs);
     try {
       this.checkBookings();
     } catch (err) {
