@@ -122,7 +122,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   logger.info('stopped', { signal, uptime_s: Math.round(uptimeMs / 1000) });
 }
 
-function uploadOptions(config: Config, secrets: Secrets) {
+/** The upload source's options from the config, as the daemon wires them (also used by tests). */
+export function uploadOptions(config: Config, secrets: Secrets) {
   const u = config.uploads;
   const secretHeaders: Record<string, string> = {};
   for (const header of Object.keys(u.header_files)) secretHeaders[header] = secrets.get(`uploads.header_files.${header}`) ?? '';
