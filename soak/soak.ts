@@ -67,7 +67,6 @@ class AgentProcess {
   peakRssKb = 0;
   /** Log lines saying the disk is full: the disk-full episode reached the agent. */
   diskFullLines = 0;
-  /** Exits nobody asked for (a crash), with their codes. */
   /** Exits nobody asked for: the code or signal, and the agent's last log lines before it. */
   readonly unexpectedExits: Array<{ code: number | string | null; lastLines: string[] }> = [];
   private stopping = false;

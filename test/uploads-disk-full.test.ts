@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { DiskFullError } from '../agent/buffer/errors.ts';
 import { loadConfig } from '../agent/config/load.ts';
 import { uploadOptions } from '../agent/daemon.ts';
 import { createLogger } from '../agent/log/logger.ts';
@@ -22,14 +23,14 @@ test('a new booking whose row the full disk refuses: no crash, and its files are
   assert.ok(loaded.ok);
   const logger = createLogger({ level: 'error', file: `${cfg.dir}/agent.log` });
   const buffer = DocumentBuffer.open({ stateDir: cfg.stateDir, maxSizeBytes: 1e8, maxAgeMs: 1e12, booth: BOOTH });
-  // SQLite's own error for a full disk, for the bookings table only: the rest of the buffer works.
+  // What the buffer raises for a full disk, for the bookings table only: the rest of the buffer works.
   let full = true;
   let refused = 0;
   const putBooking = buffer.putBooking.bind(buffer);
   buffer.putBooking = (row) => {
     if (full) {
       refused++;
-      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      throw new DiskFullError(buffer.file, Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }));
     }
     putBooking(row);
   };

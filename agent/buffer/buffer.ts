@@ -619,11 +619,15 @@ export class DocumentBuffer {
 
   // ── corruption at run time ────────────────────────────────────────────────────────────────
 
-  /** Runs `fn`; if SQLite reports corruption, starts a fresh database and tries once more. */
+  /**
+   * Runs `fn`; a full disk becomes DiskFullError whichever write met it; if SQLite reports
+   * corruption, starts a fresh database and tries once more.
+   */
   private guard<T>(fn: () => T): T {
     try {
       return fn();
     } catch (err) {
+      if (isDiskFull(err)) throw new DiskFullError(this.file, err);
       if (!isCorruption(err)) throw err;
       this.restartFresh(err);
       return fn();

@@ -10,7 +10,7 @@ import chokidar, { type FSWatcher } from 'chokidar';
 import pRetry, { AbortError } from 'p-retry';
 import { backoffDelay, retryAfterMs, sleep } from '../../backoff.ts';
 import type { DocumentBuffer, UploadRow } from '../../buffer/buffer.ts';
-import { DiskFullError, isDiskFull } from '../../buffer/errors.ts';
+import { DiskFullError } from '../../buffer/errors.ts';
 import type { Config } from '../../config/schema.ts';
 import type { TlsMaterial } from '../../config/tls.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -179,7 +179,7 @@ export class UploadSource implements Source {
     } catch (err) {
       // The booking's row could not be written (a full disk): the file is taken in on a later check.
       this.unseen.add(abs);
-      if (!isDiskFull(err) && !(err instanceof DiskFullError)) this.logger.error('could not take in a new file', { file: abs, error: err });
+      if (!(err instanceof DiskFullError)) this.logger.error('could not take in a new file', { file: abs, error: err });
     }
   }
 
