@@ -19,6 +19,7 @@ const rows: Array<[string, string]> = [
   ['documents stored in OpenSearch', String(s.storedDocuments)],
   ['booth.upload success documents', String(s.uploadSuccessDocs)],
   ['booth.booking documents', String(s.bookingDocs)],
+  ['documents recorded / stored once', `${s.recorded} / ${s.recordedStoredOnce}`],
   ['poison documents / dead letters', `${s.poison} / ${s.deadLetters}`],
   ['catch-up after the faults', `${s.drainSeconds.toFixed(0)} s`],
   ['peak RSS of the agent', `${s.peakRssMb} MB`],

@@ -20,6 +20,7 @@ import { tryMount } from '../test/support/mount.ts';
 
 const BIN = fileURLToPath(new URL('../agent/cli/booth-agent.js', import.meta.url));
 const BOOTH = 'FB-SOAK';
+const MAX_SIZE_BYTES = 48e6; // buffer.max_size
 
 export interface SoakOptions {
   minutes: number;
@@ -42,11 +43,15 @@ export interface SoakSummary {
   faultPhases: string[];
   poison: number;
   deadLetters: number;
+  /** Valid documents recorded through `record`, and how many of them are stored exactly once. */
+  recorded: number;
+  recordedStoredOnce: number;
   storedDocuments: number;
   uploadSuccessDocs: number;
   bookingDocs: number;
   peakRssMb: number;
-  diskFull: 'done' | 'skipped (no tmpfs: not root?)';
+  /** 'done (…)' with how long the agent took to notice each full disk, or why it was skipped. */
+  diskFull: string;
   clockJumps: string;
   /** What the faults did: agent events by action, upload failures, refused requests — a fault that did nothing shows here. */
   evidence: Record<string, number>;
@@ -67,6 +72,7 @@ class AgentProcess {
   peakRssKb = 0;
   /** Log lines saying the disk is full: the disk-full episode reached the agent. */
   diskFullLines = 0;
+  private readonly diskFullTimes: number[] = [];
   /** Exits nobody asked for: the code or signal, and the agent's last log lines before it. */
   readonly unexpectedExits: Array<{ code: number | string | null; lastLines: string[] }> = [];
   private stopping = false;
@@ -86,7 +92,11 @@ class AgentProcess {
     const child = spawn(process.execPath, [BIN, 'run', '--config', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...this.env } });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       const lines = d.split('\n').filter(Boolean);
-      for (const line of lines) if (/disk full/.test(line)) this.diskFullLines++;
+      for (const line of lines) {
+        if (!/disk full/.test(line)) continue;
+        this.diskFullLines++;
+        this.diskFullTimes.push(Date.now());
+      }
       this.tail.push(...lines);
       if (this.tail.length > 200) this.tail.splice(0, this.tail.length - 200);
     });
@@ -118,6 +128,11 @@ class AgentProcess {
     this.stopping = false;
     this.child = undefined;
     return code;
+  }
+
+  /** When the agent first logged a full disk at or after `t` (ms), if it has. */
+  diskFullSince(t: number): number | undefined {
+    return this.diskFullTimes.find((at) => at >= t);
   }
 
   /** The last lines the agent logged, for a failure report. */
@@ -167,7 +182,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
       opensearch: { url: cluster.url, batch: { max_docs: 200, interval: '1s' }, request_timeout: '10s', retry: { min_delay: '200ms', max_delay: '5s' } },
       heartbeat: { interval: '5s' },
       network: { interval: '15s' },
-      buffer: { max_size: '48MB' },
+      buffer: { max_size: '48MB' }, // MAX_SIZE_BYTES
     }),
   );
 
@@ -186,7 +201,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
   const poisonIds = new Set<string>();
   const phases: string[] = [];
   const violations: Violation[] = [];
-  let diskFull: SoakSummary['diskFull'] = mounted ? 'done' : 'skipped (no tmpfs: not root?)';
+  let diskFull = mounted ? 'done' : 'skipped (no tmpfs: not root?)';
+  /** Seconds from each filled disk to the agent's first "disk full" log line. */
+  const noticedAfter: number[] = [];
+  let filledAt: number | undefined;
+  /** Valid documents recorded through `record` (the booth's own software): each must be stored exactly once. */
+  const recordedIds = new Set<string>();
+  /** What the faults did: counted as they happen and from both servers' records at the end. */
+  const evidence: Record<string, number> = {};
+  const bump = (k: string, n = 1) => void (evidence[k] = (evidence[k] ?? 0) + n);
   const clockJumps = faketime ? 'done' : 'skipped (libfaketime not installed: apt-get install faketime)';
   const endAt = Date.now() + opts.minutes * 60_000;
 
@@ -225,6 +248,36 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     if (r.status !== 0) violations.push({ check: 'record', detail: `record exited ${r.status}: ${r.stderr}` });
   };
 
+  // ---- free pages used up, through `record`, before the disk is filled ----
+  // SQLite reuses the pages that delivered documents left behind before it asks the file system
+  // for more, so a full disk alone goes unnoticed for as long as the last backlog was large — in a
+  // 3-minute run that can be the whole phase. Readings recorded up to the free space first make the
+  // agent's next pages need the full disk within a few dozen writes.
+  const useFreePages = () => {
+    const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: MAX_SIZE_BYTES, maxAgeMs: 30 * 86_400_000, booth: { id: BOOTH, country: 'US' }, readOnly: true });
+    let stats: ReturnType<DocumentBuffer['stats']>;
+    try {
+      stats = buffer.stats();
+    } finally {
+      buffer.close();
+    }
+    const used = stats.usedBytes;
+    const free = stats.fileBytes - used;
+    const lines: string[] = [];
+    let bytes = 0;
+    // Not past 80 % of buffer.max_size: a burst that made the agent drop documents would be a loss of our own making.
+    while (bytes < free + 200_000 && used + bytes < MAX_SIZE_BYTES * 0.8) {
+      const id = crypto.randomUUID();
+      const line = JSON.stringify({ event: { id, dataset: 'booth.network' }, network: { online: true, rx_bytes_per_s: lines.length, tx_bytes_per_s: 0, probes: [] } });
+      lines.push(line);
+      bytes += line.length + 400; // the stamped document (booth, host, agent fields) and its row
+    }
+    const r = spawnSync(process.execPath, [BIN, 'record', '--config', configFile], { input: `${lines.join('\n')}\n`, encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (r.status !== 0) violations.push({ check: 'record', detail: `record of ${lines.length} readings exited ${r.status}: ${r.stderr}` });
+    else for (const line of lines) recordedIds.add((JSON.parse(line) as { event: { id: string } }).event.id);
+    return lines.length;
+  };
+
   // ---- killer: SIGKILL at random moments, start again ----
   let killing = true;
   const killer = (async () => {
@@ -253,20 +306,26 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     ['disk full, cluster down', async () => {
       cluster.faults.down = true;
       if (!mounted) return;
+      bump('documents recorded to use up free pages', useFreePages());
       // Fill the state dir's file system, hold, free it.
       const filler = path.join(stateDir, 'filler');
       try {
         const fd = fs.openSync(filler, 'w');
-        const chunk = Buffer.alloc(1 << 20);
         try {
-          for (;;) fs.writeSync(fd, chunk);
-        } catch {
-          // ENOSPC: full
+          // To the last page: a megabyte left over is room for a megabyte of WAL.
+          for (const chunk of [Buffer.alloc(1 << 20), Buffer.alloc(4096)]) {
+            try {
+              for (;;) fs.writeSync(fd, chunk);
+            } catch {
+              // ENOSPC: full at this chunk size
+            }
+          }
         } finally {
           fs.closeSync(fd);
         }
+        filledAt = Date.now();
       } catch (err) {
-        diskFull = `skipped (${(err as Error).message})` as SoakSummary['diskFull'];
+        diskFull = `skipped (${(err as Error).message})`;
       }
     }],
     ['cluster: resets; the booth clock jumps 2 h ahead', () => {
@@ -291,7 +350,17 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     // The outage lasts 60 s when the run is long enough for it.
     const length = name === 'cluster outage' || name.startsWith('disk full') ? Math.min(60_000, phaseMs * 2) : phaseMs;
     await sleep(Math.min(length, Math.max(0, endAt - Date.now())));
+    if (filledAt !== undefined) {
+      // The disk stays full until the agent has met it (a minute more at most), however busy this machine is.
+      const givenUpAt = Date.now() + 60_000;
+      while (agent.diskFullSince(filledAt) === undefined && Date.now() < givenUpAt) await sleep(250);
+      const noticedAt = agent.diskFullSince(filledAt);
+      if (noticedAt === undefined) violations.push({ check: 'disk-full episode', detail: `the agent did not notice the disk filled at ${new Date(filledAt).toISOString()}` });
+      else noticedAfter.push(Math.round((noticedAt - filledAt) / 100) / 10);
+      filledAt = undefined;
+    }
   }
+  if (noticedAfter.length > 0) diskFull = `done (the agent noticed after ${noticedAfter.map((x) => `${x.toFixed(1)} s`).join(', ')})`;
   calmAll();
 
   // ---- the end: no more bookings or kills; let it catch up ----
@@ -374,9 +443,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     if (n !== 1) violations.push({ check: 'one summary per finished booking', detail: `${b.id}: ${n}` });
   }
   for (const id of poisonIds) if (byId.has(id)) violations.push({ check: 'poison refused', detail: `${id} was stored` });
+  const recordedMissing = [...recordedIds].filter((id) => byId.get(id) !== 1);
+  if (recordedMissing.length > 0) violations.push({ check: 'every recorded document stored once', detail: `${recordedMissing.length} of ${recordedIds.size}, e.g. ${recordedMissing.slice(0, 3).join(', ')}` });
 
   // Dead letters and the database, through the buffer (read-only; the agent is stopped).
-  const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: 48e6, maxAgeMs: 30 * 86_400_000, booth: { id: BOOTH, country: 'US' }, readOnly: true });
+  const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: MAX_SIZE_BYTES, maxAgeMs: 30 * 86_400_000, booth: { id: BOOTH, country: 'US' }, readOnly: true });
   let deadLetters = 0;
   try {
     const integrity = buffer.integrityCheck();
@@ -394,8 +465,6 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
   }
   if (deadLetters !== poisonIds.size) violations.push({ check: 'dead letters = poison', detail: `${deadLetters} dead letters for ${poisonIds.size} poison documents` });
 
-  const evidence: Record<string, number> = {};
-  const bump = (k: string) => void (evidence[k] = (evidence[k] ?? 0) + 1);
   for (const d of docs) {
     const e = src(d).event as { dataset?: string; action?: string } | undefined;
     if (e?.dataset === 'booth.agent' && e.action) bump(`agent event ${e.action}`);
@@ -406,7 +475,6 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
   for (const { code, lastLines } of agent.unexpectedExits) {
     violations.push({ check: 'never crashes', detail: `the agent exited by itself (${code}); its last log lines:\n    ${lastLines.join('\n    ')}` });
   }
-  if (mounted && agent.diskFullLines === 0) violations.push({ check: 'disk-full episode', detail: 'the agent never noticed the full disk' });
   for (const r of cluster.requests) if (r.fault) bump(`cluster: ${r.fault}`);
   for (const r of cluster.requests) if (r.status === 429 || r.status === 503) bump(`cluster answered ${r.status}`);
 
@@ -425,6 +493,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     faultPhases: phases,
     poison: poisonIds.size,
     deadLetters,
+    recorded: recordedIds.size,
+    recordedStoredOnce: recordedIds.size - recordedMissing.length,
     storedDocuments: docs.length,
     uploadSuccessDocs: [...successes.values()].reduce((a, b) => a + b, 0),
     bookingDocs: bookingDocs.length,
