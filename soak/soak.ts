@@ -263,19 +263,21 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     }
     const used = stats.usedBytes;
     const free = stats.fileBytes - used;
+    const ids: string[] = [];
     const lines: string[] = [];
     let bytes = 0;
     // Not past 80 % of buffer.max_size: a burst that made the agent drop documents would be a loss of our own making.
     while (bytes < free + 200_000 && used + bytes < MAX_SIZE_BYTES * 0.8) {
       const id = crypto.randomUUID();
       const line = JSON.stringify({ event: { id, dataset: 'booth.network' }, network: { online: true, rx_bytes_per_s: lines.length, tx_bytes_per_s: 0, probes: [] } });
+      ids.push(id);
       lines.push(line);
       bytes += line.length + 400; // the stamped document (booth, host, agent fields) and its row
     }
-    const r = spawnSync(process.execPath, [BIN, 'record', '--config', configFile], { input: `${lines.join('\n')}\n`, encoding: 'utf8', maxBuffer: 1 << 24 });
+    const r = spawnSync(process.execPath, [BIN, 'record', '--config', configFile], { input: `${lines.join('\n')}\n`, encoding: 'utf8' });
     if (r.status !== 0) violations.push({ check: 'record', detail: `record of ${lines.length} readings exited ${r.status}: ${r.stderr}` });
-    else for (const line of lines) recordedIds.add((JSON.parse(line) as { event: { id: string } }).event.id);
-    return lines.length;
+    else for (const id of ids) recordedIds.add(id);
+    return ids.length;
   };
 
   // ---- killer: SIGKILL at random moments, start again ----
