@@ -14,6 +14,7 @@ const rows: Array<[string, string]> = [
   ['images uploaded intact / expected', `${s.images - s.violations.filter((v) => v.check.startsWith('every image')).length} / ${s.images} (${(s.bytes / 1e6).toFixed(1)} MB)`],
   ['fault phases', [...new Set(s.faultPhases)].map((p) => { const n = s.faultPhases.filter((x) => x === p).length; return n > 1 ? `${p} ×${n}` : p; }).join('; ')],
   ['SIGKILLs (each followed by a restart)', String(s.kills)],
+  ['starts (started and killed on a full disk)', `${s.starts} (${s.livesOnFullDisk})`],
   ['disk-full episode', s.diskFull],
   ['wall-clock jumps of +2 h and -2 h', s.clockJumps],
   ['documents stored in OpenSearch', String(s.storedDocuments)],

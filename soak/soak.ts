@@ -40,6 +40,9 @@ export interface SoakSummary {
   images: number;
   bytes: number;
   kills: number;
+  starts: number;
+  /** Lives started and SIGKILLed on one full disk: their `started` event had nowhere durable to go. */
+  livesOnFullDisk: number;
   faultPhases: string[];
   poison: number;
   deadLetters: number;
@@ -68,7 +71,11 @@ interface Booking {
 /** One life of the agent process, with its peak memory. */
 class AgentProcess {
   child: ChildProcess | undefined;
+  starts = 0;
   kills = 0;
+  /** Lives started and SIGKILLed within one full-disk episode: what they held in memory had nowhere to go. */
+  livesOnFullDisk = 0;
+  private startedInEpisode: number | undefined;
   peakRssKb = 0;
   /** Log lines saying the disk is full: the disk-full episode reached the agent. */
   diskFullLines = 0;
@@ -81,14 +88,19 @@ class AgentProcess {
   private readonly log: (line: string) => void;
   private tail: string[] = [];
   private readonly env: Record<string, string>;
+  /** When the disk on for now was filled (its episode), or undefined while there is room. */
+  private readonly fullDiskEpisode: () => number | undefined;
 
-  constructor(configFile: string, log: (line: string) => void, env: Record<string, string>) {
+  constructor(configFile: string, log: (line: string) => void, env: Record<string, string>, fullDiskEpisode: () => number | undefined) {
     this.configFile = configFile;
     this.log = log;
     this.env = env;
+    this.fullDiskEpisode = fullDiskEpisode;
   }
 
   start(): void {
+    this.starts++;
+    this.startedInEpisode = this.fullDiskEpisode();
     const child = spawn(process.execPath, [BIN, 'run', '--config', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...this.env } });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       const lines = d.split('\n').filter(Boolean);
@@ -124,6 +136,7 @@ class AgentProcess {
     this.stopping = true;
     child.kill(signal);
     if (signal === 'SIGKILL') this.kills++;
+    if (signal === 'SIGKILL' && this.startedInEpisode !== undefined && this.startedInEpisode === this.fullDiskEpisode()) this.livesOnFullDisk++;
     const code = await exited;
     this.stopping = false;
     this.child = undefined;
@@ -194,7 +207,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
   const agentEnv: Record<string, string> = faketime
     ? { LD_PRELOAD: faketime, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_CACHE_DURATION: '1' }
     : {};
-  const agent = new AgentProcess(configFile, opts.log, agentEnv);
+  /** When the disk was filled, while it is full. */
+  let filledAt: number | undefined;
+  const agent = new AgentProcess(configFile, opts.log, agentEnv, () => filledAt);
   agent.start();
 
   const bookings: Booking[] = [];
@@ -204,7 +219,6 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
   let diskFull = mounted ? 'done' : 'skipped (no tmpfs: not root?)';
   /** Seconds from each filled disk to the agent's first "disk full" log line. */
   const noticedAfter: number[] = [];
-  let filledAt: number | undefined;
   /** Valid documents recorded through `record` (the booth's own software): each must be stored exactly once. */
   const recordedIds = new Set<string>();
   /** What the faults did: counted as they happen and from both servers' records at the end. */
@@ -341,6 +355,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     receiver.faults = { rejectBookings: receiver.faults.rejectBookings ?? new Set() };
     cluster.faults = {};
     fs.rmSync(path.join(stateDir, 'filler'), { force: true });
+    filledAt = undefined;
     fs.writeFileSync(clockFile, '+0\n');
   };
   for (let i = 0; Date.now() < endAt; i++) {
@@ -354,12 +369,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     await sleep(Math.min(length, Math.max(0, endAt - Date.now())));
     if (filledAt !== undefined) {
       // The disk stays full until the agent has met it (a minute more at most), however busy this machine is.
+      const filled = filledAt;
       const givenUpAt = Date.now() + 60_000;
-      while (agent.diskFullSince(filledAt) === undefined && Date.now() < givenUpAt) await sleep(250);
-      const noticedAt = agent.diskFullSince(filledAt);
-      if (noticedAt === undefined) violations.push({ check: 'disk-full episode', detail: `the agent did not notice the disk filled at ${new Date(filledAt).toISOString()}` });
-      else noticedAfter.push(Math.round((noticedAt - filledAt) / 100) / 10);
-      filledAt = undefined;
+      while (agent.diskFullSince(filled) === undefined && Date.now() < givenUpAt) await sleep(250);
+      const noticedAt = agent.diskFullSince(filled);
+      if (noticedAt === undefined) violations.push({ check: 'disk-full episode', detail: `the agent did not notice the disk filled at ${new Date(filled).toISOString()}` });
+      else noticedAfter.push(Math.round((noticedAt - filled) / 100) / 10);
     }
   }
   if (noticedAfter.length > 0) diskFull = `done (the agent noticed after ${noticedAfter.map((x) => `${x.toFixed(1)} s`).join(', ')})`;
@@ -477,6 +492,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
   for (const { code, lastLines } of agent.unexpectedExits) {
     violations.push({ check: 'never crashes', detail: `the agent exited by itself (${code}); its last log lines:\n    ${lastLines.join('\n    ')}` });
   }
+  // Each start records a `started` event — but one held in memory by a life spent wholly on a full disk dies with the SIGKILL.
+  const startedEvents = evidence['agent event started'] ?? 0;
+  if (startedEvents > agent.starts || startedEvents < agent.starts - agent.livesOnFullDisk) {
+    violations.push({ check: 'every start recorded', detail: `${startedEvents} started events for ${agent.starts} starts, ${agent.livesOnFullDisk} of them started and killed on one full disk` });
+  }
   for (const r of cluster.requests) if (r.fault) bump(`cluster: ${r.fault}`);
   for (const r of cluster.requests) if (r.status === 429 || r.status === 503) bump(`cluster answered ${r.status}`);
 
@@ -492,6 +512,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     images: expectedImages,
     bytes,
     kills: agent.kills,
+    starts: agent.starts,
+    livesOnFullDisk: agent.livesOnFullDisk,
     faultPhases: phases,
     poison: poisonIds.size,
     deadLetters,
