@@ -77,8 +77,7 @@ class AgentProcess {
   livesOnFullDisk = 0;
   private startedInEpisode: number | undefined;
   peakRssKb = 0;
-  /** Log lines saying the disk is full: the disk-full episode reached the agent. */
-  diskFullLines = 0;
+  /** When the agent logged that the disk is full: the disk-full episodes reached it. */
   private readonly diskFullTimes: number[] = [];
   /** Exits nobody asked for: the code or signal, and the agent's last log lines before it. */
   readonly unexpectedExits: Array<{ code: number | string | null; lastLines: string[] }> = [];
@@ -106,7 +105,6 @@ class AgentProcess {
       const lines = d.split('\n').filter(Boolean);
       for (const line of lines) {
         if (!/disk full/.test(line)) continue;
-        this.diskFullLines++;
         this.diskFullTimes.push(Date.now());
       }
       this.tail.push(...lines);
@@ -141,6 +139,11 @@ class AgentProcess {
     this.stopping = false;
     this.child = undefined;
     return code;
+  }
+
+  /** Log lines saying the disk is full. */
+  get diskFullLines(): number {
+    return this.diskFullTimes.length;
   }
 
   /** When the agent first logged a full disk at or after `t` (ms), if it has. */
@@ -253,13 +256,18 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
     }
   })();
 
-  // ---- poison, through `record`, as the booth's own software would send it ----
+  /** NDJSON lines through `record`, as the booth's own software sends them; false (and a violation) if it failed. */
+  const record = (lines: readonly string[]): boolean => {
+    const r = spawnSync(process.execPath, [BIN, 'record', '--config', configFile], { input: `${lines.join('\n')}\n`, encoding: 'utf8' });
+    if (r.status !== 0) violations.push({ check: 'record', detail: `record of ${lines.length} documents exited ${r.status}: ${r.stderr}` });
+    return r.status === 0;
+  };
+
+  // ---- poison: documents the cluster refuses ----
   const recordPoison = () => {
     const id = crypto.randomUUID();
     poisonIds.add(id);
-    const line = JSON.stringify({ '@timestamp': POISON_MONTH, event: { id, dataset: 'booth.agent', action: 'clock_skew', reason: 'not-a-number' } });
-    const r = spawnSync(process.execPath, [BIN, 'record', '--config', configFile], { input: `${line}\n`, encoding: 'utf8' });
-    if (r.status !== 0) violations.push({ check: 'record', detail: `record exited ${r.status}: ${r.stderr}` });
+    record([JSON.stringify({ '@timestamp': POISON_MONTH, event: { id, dataset: 'booth.agent', action: 'clock_skew', reason: 'not-a-number' } })]);
   };
 
   // ---- free pages used up, through `record`, before the disk is filled ----
@@ -288,9 +296,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
       lines.push(line);
       bytes += line.length + 400; // the stamped document (booth, host, agent fields) and its row
     }
-    const r = spawnSync(process.execPath, [BIN, 'record', '--config', configFile], { input: `${lines.join('\n')}\n`, encoding: 'utf8' });
-    if (r.status !== 0) violations.push({ check: 'record', detail: `record of ${lines.length} readings exited ${r.status}: ${r.stderr}` });
-    else for (const id of ids) recordedIds.add(id);
+    if (record(lines)) for (const id of ids) recordedIds.add(id);
     return ids.length;
   };
 
