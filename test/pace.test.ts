@@ -120,12 +120,21 @@ test('pace: item push-back never counts as the cluster refusing the booth', () =
 
 const silent = winston.createLogger({ level: 'error', silent: true });
 
-async function startSink(t: TestContext, standIn: OpenSearchStandIn, opensearch: Record<string, unknown>, heartbeatInterval: string) {
+/** A logger that prints nothing and hands `waits` each retry_in_ms the sink logs: the waits it chose. */
+function retryWaits(waits: number[]): winston.Logger {
+  const collect = winston.format((info) => {
+    if (typeof info['retry_in_ms'] === 'number') waits.push(info['retry_in_ms']);
+    return false;
+  });
+  return winston.createLogger({ level: 'debug', format: collect(), transports: [new winston.transports.Console()] });
+}
+
+async function startSink(t: TestContext, standIn: OpenSearchStandIn, opensearch: Record<string, unknown>, heartbeatInterval: string, logger = silent) {
   const stateDir = tempDir(t);
   const settings = agentSinkSettings(standIn.url, { opensearch, heartbeat: { interval: heartbeatInterval } });
   const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: 1e8, maxAgeMs: 86_400_000, booth: BOOTH, check: false });
   // random 0.5: every jitter factor is exactly 1, so the waits are the pace itself.
-  const sink = new OpenSearchSink(settings, buffer, silent, new ClockSkew(buffer, BOOTH, silent), { random: () => 0.5 });
+  const sink = new OpenSearchSink(settings, buffer, logger, new ClockSkew(buffer, BOOTH, silent), { random: () => 0.5 });
   t.after(async () => {
     await sink.stop(Date.now() + 2000);
     buffer.close();
@@ -166,20 +175,26 @@ async function refuseThenTake(s: OpenSearchStandIn, n: number): Promise<void> {
 
 test('a busy cluster\'s whole-request 429s: the sink retries at its pace (min_delay, then about half as long again), not with an outage\'s doubling', { timeout: 30_000 }, async (t) => {
   const standIn = await busyStandIn(t, 11);
-  const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 100, interval: '10ms' }, retry: { min_delay: '400ms', max_delay: '5m' } }, '1h');
+  const chosen: number[] = [];
+  const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 100, interval: '10ms' }, retry: { min_delay: '400ms', max_delay: '5m' } }, '1h', retryWaits(chosen));
   const ids = record(buffer, 'booth.upload', 50);
   sink.start();
   await refuseThenTake(standIn, 6);
   await until(() => ids.every((id) => standIn.ids().has(id)), 10_000, 'the batch stored');
 
+  // The waits the sink chose, not the gaps a loaded machine stretches: an outage's backoff (full
+  // jitter at 0.5) would wait 200, 400, 800, 1600 ms, each twice the last. The pace: min_delay
+  // faded over the wait (367 ms), then half as long again (492 ms), then no more than
+  // 1.5 × min_delay (531 ms faded) — this booth's heartbeat has not got through.
+  const waits = chosen.slice(0, 5);
+  assert.equal(waits.length, 5, `a wait chosen after each refusal: ${chosen.join(', ')} ms`);
+  assert.ok(waits[0]! >= 340 && waits[0]! <= 480, `the first retry after min_delay: ${waits.join(', ')} ms`);
+  assert.ok(waits[1]! / waits[0]! >= 1.1, `the second wait longer: ${waits.join(', ')} ms`);
+  for (const wait of waits) assert.ok(wait <= 600, `never more than 1.5 × min_delay: ${waits.join(', ')} ms`);
+  // And it kept them: no retry came sooner than its wait (timers fire late under load, never early).
   const times = bulk(standIn).map((r) => r.at);
   const gaps = times.slice(1, 6).map((at, i) => at - times[i]!);
-  // An outage's backoff (full jitter at 0.5) would wait 200, 400, 800, 1600 ms: each twice the last.
-  // The pace: min_delay faded over the wait (367 ms), then half as long again (492 ms), then no
-  // more than 1.5 × min_delay faded (531 ms) — this booth's heartbeat has not got through.
-  assert.ok(gaps[0]! >= 340 && gaps[0]! <= 480, `the first retry after min_delay: ${gaps.join(', ')} ms`);
-  assert.ok(gaps[1]! / gaps[0]! >= 1.1, `the second wait longer: ${gaps.join(', ')} ms`);
-  for (const gap of gaps) assert.ok(gap <= 650, `never more than 1.5 × min_delay: ${gaps.join(', ')} ms`);
+  gaps.forEach((gap, i) => assert.ok(gap >= waits[i]! - 2, `retry ${i + 1} after ${gap} ms, chosen ${waits[i]} ms`));
   assert.equal(bulk(standIn).at(-1)!.status, 200);
 });
 
@@ -223,7 +238,8 @@ test('a batch a busy cluster refused goes again as it was, read and encoded once
 
 test('a booth whose heartbeat OpenSearch has just stored yields to the others: eight times the pace', { timeout: 30_000 }, async (t) => {
   const standIn = await busyStandIn(t, 12);
-  const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 10, interval: '10ms' }, retry: { min_delay: '200ms', max_delay: '5m' } }, '1h');
+  const chosen: number[] = [];
+  const { buffer, sink } = await startSink(t, standIn, { batch: { max_docs: 10, interval: '10ms' }, retry: { min_delay: '200ms', max_delay: '5m' } }, '1h', retryWaits(chosen));
   record(buffer, 'booth.heartbeat', 1);
   const ids = record(buffer, 'booth.upload', 30);
   sink.start();
@@ -238,7 +254,8 @@ test('a booth whose heartbeat OpenSearch has just stored yields to the others: e
   // Not heard yet: the retry waits the pace (min_delay, faded: 191 ms). Heard: the next waits
   // 8 × the pace, which has faded and shrunk a little since (~172 ms): 1.07 s once faded, where
   // a booth not yielding would wait ~170 ms.
-  assert.ok(gapBeforeRetry >= 180 && gapBeforeRetry < 400, `retry after ${gapBeforeRetry} ms`);
+  assert.ok(chosen[0]! >= 180 && chosen[0]! <= 220, `retry chosen after ${chosen[0]} ms`);
+  assert.ok(gapBeforeRetry >= chosen[0]! - 2, `retry after ${gapBeforeRetry} ms, chosen ${chosen[0]} ms`);
   assert.ok(gapAfterHeard >= 850 && gapAfterHeard < 1800, `after the heartbeat was stored: ${gapAfterHeard} ms (retry after ${gapBeforeRetry} ms)`);
 });
 
