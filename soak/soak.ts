@@ -198,7 +198,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
       opensearch: { url: cluster.url, batch: { max_docs: 200, interval: '1s' }, request_timeout: '10s', retry: { min_delay: '200ms', max_delay: '5s' } },
       heartbeat: { interval: '5s' },
       network: { interval: '15s' },
-      buffer: { max_size: '48MB' }, // MAX_SIZE_BYTES
+      buffer: { max_size: `${MAX_SIZE_BYTES / 1e6}MB` },
     }),
   );
 

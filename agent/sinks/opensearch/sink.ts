@@ -109,7 +109,7 @@ export class OpenSearchSink implements Sink {
       this.abort.abort();
       await this.loop;
     }
-    for (const left of [await this.takeNext(), this.refused]) if (left) this.buffer.settle({ release: left.batch.map((d) => d.seq) });
+    for (const left of [await this.takeNext(), this.refused]) if (left) this.release(left.batch);
     this.refused = undefined;
     this.unsubscribe?.();
     this.service.close();
@@ -165,7 +165,7 @@ export class OpenSearchSink implements Sink {
       await delivering;
     } catch (err) {
       // Hand back the prepared batch too: the retry leases afresh, newest heartbeat first.
-      await this.takeNext().then((p) => p && this.buffer.settle({ release: p.batch.map((d) => d.seq) }));
+      await this.takeNext().then((p) => p && this.release(p.batch));
       // A busy cluster refused it whole: keep it, lease and all, to send again as it is (reading
       // and encoding it again for every 429 would be most of a booth's work while a fleet waits).
       // A lone heartbeat is handed back: while the cluster is busy it waits (leaseReady).
@@ -191,7 +191,7 @@ export class OpenSearchSink implements Sink {
     try {
       keep = !this.buffer.heartbeatNewerThan(refused.batch);
     } finally {
-      if (!keep) this.buffer.settle({ release: refused.batch.map((d) => d.seq) });
+      if (!keep) this.release(refused.batch);
     }
     return keep ? refused : undefined;
   }
@@ -224,7 +224,7 @@ export class OpenSearchSink implements Sink {
       // load once a fleet has drained, and "zero booths online" looks at five minutes.
       const due = this.deliveredAt + 2 * this.settings.heartbeatIntervalMs - this.now();
       if (due > 0) {
-        this.buffer.settle({ release: batch.map((d) => d.seq) });
+        this.release(batch);
         this.waitMs = due;
         return undefined;
       }
@@ -234,7 +234,7 @@ export class OpenSearchSink implements Sink {
       const age = Date.now() - Math.min(...batch.map((d) => d.recordedAt));
       const bytes = batch.reduce((s, d) => s + d.body.length, 0);
       if (age >= 0 && age < intervalMs && bytes < maxBytes * 0.9) {
-        this.buffer.settle({ release: batch.map((d) => d.seq) });
+        this.release(batch);
         this.waitMs = intervalMs - age;
         return undefined;
       }
@@ -248,15 +248,20 @@ export class OpenSearchSink implements Sink {
     const batch = this.buffer.lease(maxDocs, maxBytes);
     const bytes = batch.reduce((s, d) => s + d.body.length, 0);
     if (batch.length === 0 || (batch.length < maxDocs && bytes < maxBytes * 0.9)) {
-      if (batch.length > 0) this.buffer.settle({ release: batch.map((d) => d.seq) });
+      if (batch.length > 0) this.release(batch);
       return undefined;
     }
     try {
       return { batch, payload: await this.service.payload(this.encode(batch)) };
     } catch (err) {
-      this.buffer.settle({ release: batch.map((d) => d.seq) });
+      this.release(batch);
       throw err;
     }
+  }
+
+  /** Ends the lease of documents not sent: they are ready for the next lease, no attempt counted. */
+  private release(batch: readonly LeasedDoc[]): void {
+    this.buffer.settle({ release: batch.map((d) => d.seq) });
   }
 
   private async takeNext(): Promise<Prepared | undefined> {
@@ -347,10 +352,11 @@ export class OpenSearchSink implements Sink {
     const failed = error instanceof RequestFailed ? error : undefined;
     const auth = failed?.verdict.kind === 'auth';
     const throttle = isThrottle(error);
-    if (throttle) this.pace.pushback(true, this.heardRecently());
+    const heard = this.heardRecently();
+    if (throttle) this.pace.pushback(true, heard);
     else if (!auth) this.outageAttempts++;
     // 401/403 will not go away by itself: wait long, and say so. A busy cluster: wait our turn.
-    const wait = throttle ? this.pace.waitMs(this.heardRecently()) : backoffDelay(this.outageAttempts, minDelayMs, maxDelayMs, this.random);
+    const wait = throttle ? this.pace.waitMs(heard) : backoffDelay(this.outageAttempts, minDelayMs, maxDelayMs, this.random);
     const delay = auth ? maxDelayMs : Math.min(maxDelayMs, Math.max(wait, failed?.retryAfter ?? 0));
     const status = failed && 'status' in failed.verdict ? failed.verdict.status : undefined;
     const entry = { at: Date.now(), message: error.message, ...(status ? { status } : {}), retry_in_ms: delay };
