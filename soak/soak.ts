@@ -17,6 +17,7 @@ import { mulberry32 } from '../test/support/random.ts';
 import { OpenSearchStandIn } from '../test/support/opensearch.ts';
 import { UploadReceiver } from '../test/support/upload-receiver.ts';
 import { tryMount } from '../test/support/mount.ts';
+import { findLibfaketime } from '../test/support/needs.ts';
 
 const BIN = fileURLToPath(new URL('../agent/cli/booth-agent.js', import.meta.url));
 const BOOTH = 'FB-SOAK';
@@ -537,10 +538,3 @@ export async function runSoak(opts: SoakOptions): Promise<SoakSummary> {
   };
 }
 
-function findLibfaketime(): string | undefined {
-  for (const dir of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib']) {
-    const lib = path.join(dir, 'faketime', 'libfaketime.so.1');
-    if (fs.existsSync(lib)) return lib;
-  }
-  return undefined;
-}

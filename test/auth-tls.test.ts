@@ -16,6 +16,7 @@ import aws4 from 'aws4';
 import { authenticate, signV4, type Headers } from '../agent/sinks/opensearch/auth.ts';
 import { OpenSearchService } from '../agent/sinks/opensearch/service.ts';
 import type { AuthSettings, SinkSettings, TlsSettings } from '../agent/sinks/opensearch/settings.ts';
+import { needs, openssl } from './support/needs.ts';
 import { certificates, SERVER_DATE, startServer, type Received } from './support/tls.ts';
 
 type SigV4 = Extract<AuthSettings, { type: 'sigv4' }>;
@@ -239,7 +240,7 @@ const NDJSON = '{"create":{"_index":"booth-network-2015.08"}}\n{"@timestamp":"20
 /** Codes Node gives a certificate that does not chain to a trusted CA. */
 const UNTRUSTED_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
 
-test('HTTPS with tls.ca: post succeeds; status, body, the server\'s Date and Retry-After come back as sent', async (t) => {
+test('HTTPS with tls.ca: post succeeds; status, body, the server\'s Date and Retry-After come back as sent', needs(openssl), async (t) => {
   const pems = certificates();
   const reply = '{"error":{"type":"es_rejected_execution_exception"},"status":429}';
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert }, () => ({ status: 429, body: reply, headers: { 'retry-after': '7' } }));
@@ -264,7 +265,7 @@ test('HTTPS with tls.ca: post succeeds; status, body, the server\'s Date and Ret
   assert.equal(got.body.toString(), NDJSON);
 });
 
-test('HTTPS with verify: true and no tls.ca: post fails with a certificate verification error, the server sees no request', async (t) => {
+test('HTTPS with verify: true and no tls.ca: post fails with a certificate verification error, the server sees no request', needs(openssl), async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert });
   const svc = service(t, sinkSettings(server.url, { tls: { verify: true } }));
@@ -275,7 +276,7 @@ test('HTTPS with verify: true and no tls.ca: post fails with a certificate verif
   assert.equal(server.received.length, 0);
 });
 
-test('HTTPS with tls.ca but a certificate for another address: the name check fails (ERR_TLS_CERT_ALTNAME_INVALID)', async (t) => {
+test('HTTPS with tls.ca but a certificate for another address: the name check fails (ERR_TLS_CERT_ALTNAME_INVALID)', needs(openssl), async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.otherKey, cert: pems.otherCert });
   const svc = service(t, sinkSettings(server.url, { tls: { ca: pems.ca, verify: true } }));
@@ -286,7 +287,7 @@ test('HTTPS with tls.ca but a certificate for another address: the name check fa
   assert.equal(server.received.length, 0);
 });
 
-test('HTTPS with verify: false: an untrusted certificate is accepted; no Retry-After gives undefined', async (t) => {
+test('HTTPS with verify: false: an untrusted certificate is accepted; no Retry-After gives undefined', needs(openssl), async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert });
   const svc = service(t, sinkSettings(server.url, { tls: { verify: false } }));
@@ -298,7 +299,7 @@ test('HTTPS with verify: false: an untrusted certificate is accepted; no Retry-A
   assert.equal(server.received[0]!.body.toString(), NDJSON);
 });
 
-test('HTTPS requiring a client certificate: post fails without tls.cert/key', async (t) => {
+test('HTTPS requiring a client certificate: post fails without tls.cert/key', needs(openssl), async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert, ca: pems.ca, requestCert: true, rejectUnauthorized: true });
   const svc = service(t, sinkSettings(server.url, { tls: { ca: pems.ca, verify: true } }));
@@ -310,7 +311,7 @@ test('HTTPS requiring a client certificate: post fails without tls.cert/key', as
   assert.equal(server.received.length, 0, 'the request never reached the server');
 });
 
-test('HTTPS requiring a client certificate: post succeeds with tls.cert/key, the server sees the client certificate', async (t) => {
+test('HTTPS requiring a client certificate: post succeeds with tls.cert/key, the server sees the client certificate', needs(openssl), async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert, ca: pems.ca, requestCert: true, rejectUnauthorized: true });
   const svc = service(t, sinkSettings(server.url, { tls: { ca: pems.ca, cert: pems.clientCert, key: pems.clientKey, verify: true } }));
@@ -322,7 +323,7 @@ test('HTTPS requiring a client certificate: post succeeds with tls.cert/key, the
   assert.equal(server.received[0]!.body.toString(), '[{"a":1}]');
 });
 
-test('gzip: true sends Content-Encoding: gzip and a body that gunzips to what was posted', async (t) => {
+test('gzip: true sends Content-Encoding: gzip and a body that gunzips to what was posted', needs(openssl), async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert });
   const svc = service(t, sinkSettings(server.url, { tls: { ca: pems.ca, verify: true }, gzip: true, auth: { type: 'basic', username: 'booth', password: 's3cret' } }));
@@ -366,7 +367,7 @@ for (const { service: svcName, gzip } of [
   { service: 'aoss', gzip: true },
   { service: 'osis', gzip: false },
 ] as const) {
-  test(`SigV4 (${svcName}, gzip ${gzip}) over HTTPS: the signed headers arrive and the server recomputes the same signature from the received bytes`, async (t) => {
+  test(`SigV4 (${svcName}, gzip ${gzip}) over HTTPS: the signed headers arrive and the server recomputes the same signature from the received bytes`, needs(openssl), async (t) => {
     const pems = certificates();
     const auth: SigV4 = { type: 'sigv4', region: 'eu-central-1', service: svcName, accessKeyId: 'AKIDBOOTH', secretAccessKey: 'booth/secret+key' };
     const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert });

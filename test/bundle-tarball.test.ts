@@ -12,6 +12,7 @@ import { ARCHES, packageBundle, type Arch } from '../scripts/package.ts';
 import { bundleInfo, ensureBundle, ROOT, sourceStamp, unpackBundle, withSourceDateEpoch } from './support/bundles.ts';
 import { collect, type CliResult } from './support/cli.ts';
 import { writeConfig } from './support/config.ts';
+import { fileCommand, needs, xz } from './support/needs.ts';
 import { tempDir } from './support/tmp.ts';
 
 const BUILD_TIMEOUT = 300_000;
@@ -44,7 +45,7 @@ function files(dir: string): string[] {
   return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => fs.lstatSync(path.join(dir, f)).isFile());
 }
 
-test('the x64 bundle runs in an empty directory with an empty environment, also through a symlink', { timeout: BUILD_TIMEOUT }, async (t) => {
+test('the x64 bundle runs in an empty directory with an empty environment, also through a symlink', { timeout: BUILD_TIMEOUT, ...needs(xz) }, async (t) => {
   const { top } = await unpackedBundle('x64');
   // Nothing of the checkout can help it: not under it, and no node_modules in any parent.
   assert.ok(!path.resolve(top).startsWith(ROOT), `${top} is outside ${ROOT}`);
@@ -79,7 +80,7 @@ test('the x64 bundle runs in an empty directory with an empty environment, also 
   }
 });
 
-test('each bundle has binaries for its architecture only, and one better-sqlite3 prebuild', { timeout: 2 * BUILD_TIMEOUT }, async () => {
+test('each bundle has binaries for its architecture only, and one better-sqlite3 prebuild', { timeout: 2 * BUILD_TIMEOUT, ...needs(xz, fileCommand) }, async () => {
   for (const arch of ARCHES) {
     const { top } = await unpackedBundle(arch);
     const all = files(top);
@@ -112,7 +113,7 @@ test('each bundle has binaries for its architecture only, and one better-sqlite3
   }
 });
 
-test('the tarballs stay small', { timeout: 2 * BUILD_TIMEOUT }, async (t) => {
+test('the tarballs stay small', { timeout: 2 * BUILD_TIMEOUT, ...needs(xz) }, async (t) => {
   for (const arch of ARCHES) {
     const { tarball, top } = await unpackedBundle(arch);
     const bytes = fs.statSync(tarball).size;
@@ -123,7 +124,7 @@ test('the tarballs stay small', { timeout: 2 * BUILD_TIMEOUT }, async (t) => {
   }
 });
 
-test('the tarball is made to be reproducible: sorted, owned by 0:0, every mtime the commit time, a deterministic agent module', { timeout: BUILD_TIMEOUT }, async (t) => {
+test('the tarball is made to be reproducible: sorted, owned by 0:0, every mtime the commit time, a deterministic agent module', { timeout: BUILD_TIMEOUT, ...needs(xz) }, async (t) => {
   const { tarball, top } = await unpackedBundle('x64');
   // The time of the commit it was built from (HEAD may have moved since: others commit here too).
   const commitTime = Number(bundleInfo(tarball).sourceDateEpoch);
@@ -185,7 +186,7 @@ test('the tarball is made to be reproducible: sorted, owned by 0:0, every mtime 
 // builds of one commit cannot be checked against the one that was tested.
 test(
   'two builds of the same commit are byte-identical',
-  { timeout: 3 * BUILD_TIMEOUT },
+  { timeout: 3 * BUILD_TIMEOUT, ...needs(xz) },
   async (t) => {
     const { tarball } = await unpackedBundle('x64');
     const info = bundleInfo(tarball);

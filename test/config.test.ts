@@ -14,6 +14,7 @@ import { configSchema } from '../agent/config/schema.ts';
 import { formatBytes, formatDuration, parseDuration, parseSize } from '../agent/config/units.ts';
 import { runCli, type CliResult } from './support/cli.ts';
 import { writeConfig } from './support/config.ts';
+import { needs, rootFor, type Need } from './support/needs.ts';
 import { tempDir } from './support/tmp.ts';
 
 const UPLOAD_URL = 'http://127.0.0.1:9/booths/{booth_id}/bookings/{booking_id}/images/{file}';
@@ -634,7 +635,7 @@ test('header_files and tls.key_file secrets are read and checked for permissions
 
 test(
   'a secret file readable by a group we are not in gives a warning',
-  { skip: process.getuid?.() === 0 ? false : 'needs root to give a file to another group' },
+  needs(rootFor('to give a file to another group')),
   (t) => {
     const f = fixture(t);
     const pw = secretFile(f, 'pw', 'pw-0123456789', 0o640);
@@ -832,11 +833,12 @@ test('BOOTH_AGENT_CONFIG names the config when --config is not given; --config w
 // Root reads and writes everything, so as root the check runs as nobody (65534); as another user it
 // runs as that user, for whom a mode of 000 or 555 is just as binding.
 
-function unprivilegedSpawn(): { opts: SpawnOptions; skip: string | false } {
-  if (process.getuid?.() !== 0) return { opts: {}, skip: false };
+function unprivilegedSpawn(): { opts: SpawnOptions; need: Need } {
+  if (process.getuid?.() !== 0) return { opts: {}, need: { missing: () => undefined } };
   const opts = { uid: 65534, gid: 65534 };
   const probe = spawnSync(process.execPath, ['-e', ''], opts);
-  return probe.error || probe.status !== 0 ? { opts, skip: `cannot run a process as uid 65534: ${probe.error?.message ?? probe.status}` } : { opts, skip: false };
+  const why = probe.error || probe.status !== 0 ? `cannot run a process as uid 65534: ${probe.error?.message ?? probe.status}` : undefined;
+  return { opts, need: { missing: () => why } };
 }
 const UNPRIVILEGED = unprivilegedSpawn();
 
@@ -869,7 +871,7 @@ function assertOneProblem(result: CliResult, key: string, ...parts: string[]): v
   for (const p of parts) assert.ok(got[0]!.includes(p), `mentions "${p}":\n${result.stderr}`);
 }
 
-const skipUnprivileged = { skip: UNPRIVILEGED.skip };
+const skipUnprivileged = needs(UNPRIVILEGED.need);
 
 test('the control case: the permission fixture is valid for the unprivileged user', skipUnprivileged, async (t) => {
   const f = openFixture(t);

@@ -10,12 +10,11 @@ import { DiskFullError } from '../agent/buffer/errors.ts';
 import { createLogger } from '../agent/log/logger.ts';
 import { Recorder } from '../agent/sources/recorder.ts';
 import { BOOTH, sampleDoc } from './support/documents.ts';
+import { tryMount } from './support/mount.ts';
+import { needs, tmpfs } from './support/needs.ts';
 import { tempDir } from './support/tmp.ts';
-import { canMountTmpfs, tryMount } from './support/mount.ts';
 
-const canMount = canMountTmpfs();
-
-test('disk full: record throws DiskFullError, the recorder holds documents and writes them when space returns', { skip: canMount ? false : 'needs root to mount a small tmpfs' }, (t) => {
+test('disk full: record throws DiskFullError, the recorder holds documents and writes them when space returns', needs(tmpfs), (t) => {
   const dir = fs.mkdtempSync('/tmp/booth-agent-diskfull-');
   assert.ok(tryMount(dir, '3m'));
   const stateDir = path.join(dir, 'state');

@@ -56,7 +56,7 @@ test('gateway ping: no answers is not ok, in words', async (t) => {
 
 test('a command that hangs for a minute is killed at its timeout, with its children, and the event loop never stalls', async (t) => {
   // The fake starts a grandchild that would outlive a plain kill of the shell.
-  fakePing(t, `(sleep 61) & sleep 60`);
+  fakePing(t, `(sleep 61.25) & sleep 60.25`);
   let worstLag = 0;
   let last = performance.now();
   const lag = setInterval(() => {
@@ -77,13 +77,16 @@ test('a command that hangs for a minute is killed at its timeout, with its child
   assert.deepEqual(sleepers(), [], 'no sleep left behind');
 });
 
-/** Processes running `sleep 60` or `sleep 61` (read from /proc: no ps needed). */
+/**
+ * Processes running this test's `sleep 60.25` or `sleep 61.25` (read from /proc: no ps needed); the
+ * odd durations keep other test files' hanging fakes (`sleep 60`), which may run meanwhile, out of it.
+ */
 function sleepers(): string[] {
   const found: string[] = [];
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (args[0]?.endsWith('sleep') && (args[1] === '60' || args[1] === '61')) found.push(pid);
+      if (args[0]?.endsWith('sleep') && (args[1] === '60.25' || args[1] === '61.25')) found.push(pid);
     } catch {
       // gone meanwhile
     }

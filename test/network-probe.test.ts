@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import { test } from 'node:test';
 import { parseTarget, probe } from '../agent/sources/network/probe.ts';
 import { listen } from './support/listen.ts';
+import { needs, openssl } from './support/needs.ts';
 import { certificates } from './support/tls.ts';
 
 /** A port nothing listens on: bound, then released. */
@@ -40,7 +41,7 @@ test('a plain TCP server: ok, the connect time, no DNS time for an address; a na
   assert.equal(typeof byName.dns_ms, 'number');
 });
 
-test('a TLS server with a generated certificate: the handshake is timed (> 0)', async (t) => {
+test('a TLS server with a generated certificate: the handshake is timed (> 0)', needs(openssl), async (t) => {
   const pems = certificates();
   const server = tls.createServer({ key: pems.serverKey, cert: pems.serverCert }, (s) => s.end());
   server.on('tlsClientError', () => {});

@@ -2,18 +2,17 @@
 // (/work/shared/reference/opensearch.md) and its `_bulk` traffic validates against the official
 // OpenSearch API specification kept next to the repository (../shared/opensearch-api-spec).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import { OpenSearchStandIn } from './support/opensearch.ts';
 import { ndjson, readReply, startStandIn as start, type Reply } from './support/opensearch-requests.ts';
-import { tempDir } from './support/tmp.ts';
+import { API_SPEC_ROOT, apiSpec, needs, openssl } from './support/needs.ts';
+import { certificates } from './support/tls.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -95,7 +94,7 @@ const uploadDoc = (id: string, fields: Record<string, unknown> = {}) => ({
 // anyOf, oneOf, type, const, enum, pattern, properties, required, additionalProperties, items,
 // minProperties, maxProperties). `strict` also rejects properties a schema does not declare.
 
-const SPEC_DIR = fileURLToPath(new URL('../../shared/opensearch-api-spec/spec/', import.meta.url));
+const SPEC_DIR = path.join(API_SPEC_ROOT, 'spec');
 type Schema = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -202,7 +201,7 @@ const COMMON = '../schemas/_common.yaml#/components/schemas';
 // ---------------------------------------------------------------------------------------------
 // Root, health, Date
 
-test('GET / and _cluster/health answer like OpenSearch 2.x and match the spec', async (t) => {
+test('GET / and _cluster/health answer like OpenSearch 2.x and match the spec', needs(apiSpec), async (t) => {
   const s = await start(t);
   const spec = new Spec();
   const info = await call(s, '/', { method: 'GET' });
@@ -675,7 +674,7 @@ test('ingest endpoint: 200 with an empty body, dedup by event.id into monthly in
 // ---------------------------------------------------------------------------------------------
 // Against the official API specification
 
-test('_bulk action lines, success and error responses validate against the OpenSearch API spec', async (t) => {
+test('_bulk action lines, success and error responses validate against the OpenSearch API spec', needs(apiSpec), async (t) => {
   const s = await start(t);
   const spec = new Spec();
   const sent: unknown[] = [];
@@ -782,20 +781,13 @@ test('_bulk action lines, success and error responses validate against the OpenS
 // ---------------------------------------------------------------------------------------------
 // TLS
 
-test('serves HTTPS with the given key and certificate', async (t) => {
-  const dir = tempDir(t);
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore', timeout: 10_000 });
-  } catch (err) {
-    // CI installs openssl (.ci/run); a missing one is a broken setup, not a reason to pass.
-    throw new Error(`the TLS test needs the openssl command to make its certificate: ${(err as Error).message}`);
-  }
-  const cert = fs.readFileSync(`${dir}/cert.pem`);
-  const s = await start(t, { tls: { key: fs.readFileSync(`${dir}/key.pem`), cert } });
+test('serves HTTPS with the given key and certificate', needs(openssl), async (t) => {
+  const pems = certificates();
+  const s = await start(t, { tls: { key: pems.serverKey, cert: pems.serverCert } });
   assert.match(s.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   const body = ndjson({ create: { _index: 'tls', _id: '1' } }, { n: 1 });
   const reply = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = https.request(`${s.url}/_bulk`, { method: 'POST', ca: cert, agent: false, headers: { 'content-type': 'application/x-ndjson' } }, (res) => {
+    const req = https.request(`${s.url}/_bulk`, { method: 'POST', ca: pems.ca, agent: false, headers: { 'content-type': 'application/x-ndjson' } }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
@@ -807,7 +799,7 @@ test('serves HTTPS with the given key and certificate', async (t) => {
   assert.equal(s.count('tls'), 1);
 });
 
-test('the spec checker rejects bodies that do not conform (so the checks above mean something)', () => {
+test('the spec checker rejects bodies that do not conform (so the checks above mean something)', needs(apiSpec), () => {
   const spec = new Spec();
   const good = { took: 1, errors: false, items: [{ create: { _index: 'i', _id: '1', _version: 1, result: 'created', _shards: { total: 1, successful: 1, failed: 0 }, _seq_no: 0, _primary_term: 1, status: 201 } }] };
   assert.deepEqual(spec.check(good, `${BULK}/BulkResponse`), []);

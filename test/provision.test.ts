@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { ensureBundle, failCheckConfig, packageVersion, repackBundle, replaceNode, ROOT, type Arch } from './support/bundles.ts';
 import { collect, type CliResult } from './support/cli.ts';
+import { needs, noSystemd, openssl, rootFor, tool, xz } from './support/needs.ts';
 import { tempDir } from './support/tmp.ts';
 import { certificates } from './support/tls.ts';
 
@@ -146,8 +147,19 @@ function secretFiles(t: { after: (fn: () => void) => void }): { dir: string; upl
   return { dir, uploadAuth: write('upload-auth', 'Bearer upload-token\n'), password: write('password', 's3cret\n'), token: write('token', 'opensearch-token\n') };
 }
 
-// provision.sh creates a user and files owned by it: root only (as the tests run in CI).
-describe('provision.sh', { concurrency: 3, skip: process.getuid?.() === 0 ? false : 'provision.sh runs as root' }, () => {
+// provision.sh creates a user and files owned by it (root only, as the tests run in CI), with
+// systemd's tools, from bundles packed with xz; the unit is checked with systemd-analyze.
+const PROVISION_NEEDS = [
+  rootFor('to run provision.sh (it creates a user and files owned by it)'),
+  xz,
+  tool('systemd-analyze', 'apt-get install systemd'),
+  tool('systemd-sysusers', 'apt-get install systemd'),
+  tool('systemctl', 'apt-get install systemd'),
+  tool('setpriv', 'apt-get install util-linux'),
+  tool('userdel', 'apt-get install passwd'),
+  tool('groupdel', 'apt-get install passwd'),
+];
+describe('provision.sh', { concurrency: 3, ...needs(...PROVISION_NEEDS) }, () => {
   // The longest (six repacks, nine runs one after another) first.
   test('upgrades: side by side; a version whose check-config fails (78) or that does not start (1) leaves the current one; old versions pruned', { timeout: TIMEOUT }, async (t) => {
     const root = tempDir(t);
@@ -392,14 +404,14 @@ describe('provision.sh', { concurrency: 3, skip: process.getuid?.() === 0 ? fals
     assert.equal(r.code, 0, r.stderr);
   });
 
-  test('without --root on a machine where systemd is not running: 69', { skip: fs.existsSync('/run/systemd/system') ? 'systemd runs here' : false }, async () => {
+  test('without --root on a machine where systemd is not running: 69', needs(noSystemd), async () => {
     // No install arguments: even where systemd did run, this could not install anything.
     const r = await provision([]);
     assert.equal(r.code, 69, r.stderr);
     assert.match(r.stderr, /systemd is installed but not running/);
   });
 
-  test('a config template with the placeholders, a region, basic-auth and token secrets, a CA: the config names the installed files', { timeout: TIMEOUT }, async (t) => {
+  test('a config template with the placeholders, a region, basic-auth and token secrets, a CA: the config names the installed files', { timeout: TIMEOUT, ...needs(openssl) }, async (t) => {
     const root = tempDir(t);
     const src = await fastBundle();
     const secrets = secretFiles(t);

@@ -15,8 +15,9 @@ import type { StatusReport } from '../agent/status/report.ts';
 import { runCli } from './support/cli.ts';
 import { writeConfig, type TestConfig } from './support/config.ts';
 import { BOOTH, sampleDoc } from './support/documents.ts';
+import { tryMount } from './support/mount.ts';
+import { needs, tmpfs } from './support/needs.ts';
 import { tempDir } from './support/tmp.ts';
-import { canMountTmpfs, tryMount } from './support/mount.ts';
 
 interface Json {
   verdict: string;
@@ -148,13 +149,11 @@ test('status: no state yet → UNKNOWN (3)', async (t) => {
   assert.equal((JSON.parse(r.stdout) as Json).verdict, 'UNKNOWN');
 });
 
-const canMount = canMountTmpfs();
-
 for (const [size, code, line] of [
   ['600m', 1, /The disk is getting full: \d+ MB free/],
   ['150m', 2, /The disk is almost full: \d+ MB free/],
 ] as const) {
-  test(`status: a state directory on a ${size} disk → ${code === 1 ? 'WARNING' : 'CRITICAL'}`, { skip: canMount ? false : 'needs root to mount a small tmpfs' }, async (t) => {
+  test(`status: a state directory on a ${size} disk → ${code === 1 ? 'WARNING' : 'CRITICAL'}`, needs(tmpfs), async (t) => {
     const dir = fs.mkdtempSync('/tmp/booth-agent-lowdisk-');
     assert.ok(tryMount(dir, size));
     t.after(() => {

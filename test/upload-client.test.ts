@@ -11,6 +11,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { TlsMaterial } from '../agent/config/tls.ts';
 import { UploadClient, type AttemptResult } from '../agent/sources/uploads/client.ts';
+import { needs, openssl } from './support/needs.ts';
 import { tempDir } from './support/tmp.ts';
 import { certificates, startServer } from './support/tls.ts';
 
@@ -111,7 +112,7 @@ function assertFailed(result: AttemptResult): { type: string; message: string } 
 
 const PUT_RESPONSE = '{"stored":true}';
 
-test('HTTPS with tls.ca and verify: the file arrives byte for byte with its Content-Length; 201 is ok; the TLS phase is timed', { timeout: 20_000 }, async (t) => {
+test('HTTPS with tls.ca and verify: the file arrives byte for byte with its Content-Length; 201 is ok; the TLS phase is timed', { timeout: 20_000, ...needs(openssl) }, async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert }, () => ({ status: 201, body: PUT_RESPONSE }));
   const handshakeDelayMs = 30;
@@ -145,7 +146,7 @@ test('HTTPS with tls.ca and verify: the file arrives byte for byte with its Cont
   assert.ok(got.body.equals(bytes), 'the server received exactly the file\'s bytes');
 });
 
-test('HTTPS with verify and no tls.ca: the attempt resolves with UNABLE_TO_VERIFY_LEAF_SIGNATURE; the server never sees a request', { timeout: 20_000 }, async (t) => {
+test('HTTPS with verify and no tls.ca: the attempt resolves with UNABLE_TO_VERIFY_LEAF_SIGNATURE; the server never sees a request', { timeout: 20_000, ...needs(openssl) }, async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert }, () => ({ status: 201 }));
   const { file } = writeFile(t, 64 * 1024);
@@ -161,7 +162,7 @@ test('HTTPS with verify and no tls.ca: the attempt resolves with UNABLE_TO_VERIF
   assert.equal(server.received.length, 0, 'the request never reached the server');
 });
 
-test('mutual TLS: with tls.cert/key the upload succeeds and the server sees the client certificate; without them the attempt fails', { timeout: 20_000 }, async (t) => {
+test('mutual TLS: with tls.cert/key the upload succeeds and the server sees the client certificate; without them the attempt fails', { timeout: 20_000, ...needs(openssl) }, async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert, ca: pems.ca, requestCert: true, rejectUnauthorized: true }, () => ({ status: 201 }));
   const { file, bytes } = writeFile(t, 256 * 1024);
@@ -184,7 +185,7 @@ test('mutual TLS: with tls.cert/key the upload succeeds and the server sees the 
   assert.equal(server.received.length, 1, 'the second request never reached the server');
 });
 
-test('HTTPS with verify: false: the untrusted certificate is accepted and the upload succeeds', { timeout: 20_000 }, async (t) => {
+test('HTTPS with verify: false: the untrusted certificate is accepted and the upload succeeds', { timeout: 20_000, ...needs(openssl) }, async (t) => {
   const pems = certificates();
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert }, () => ({ status: 200 }));
   const { file, bytes } = writeFile(t, 300_000);

@@ -2,15 +2,13 @@
 // clients: storage and hashing, decoding of percent-encoded names, the paced (rate-limited) body
 // reading as seen by the receiver and by the sender, every fault, and refusing connections.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { needs, openssl } from './support/needs.ts';
+import { certificates } from './support/tls.ts';
 import { UploadReceiver, type UploadReceiverOptions } from './support/upload-receiver.ts';
-import { tempDir } from './support/tmp.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -399,10 +397,9 @@ test('down refuses connections and resets uploads in flight; the same port accep
 // ---------------------------------------------------------------------------------------------
 // TLS
 
-test('serves HTTPS with a key and certificate, paced the same way', async (t) => {
-  const dir = tempDir(t);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
-  const r = await start(t, { rateBytesPerSec: 5e6, tls: { key: fs.readFileSync(path.join(dir, 'k.pem')), cert: fs.readFileSync(path.join(dir, 'c.pem')) } });
+test('serves HTTPS with a key and certificate, paced the same way', needs(openssl), async (t) => {
+  const pems = certificates();
+  const r = await start(t, { rateBytesPerSec: 5e6, tls: { key: pems.serverKey, cert: pems.serverCert } });
   assert.match(r.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   const body = bytes(1_000_000);
   const res = await send(uploadUrl(r, 'b', 'k', 'x.jpg'), body);

@@ -14,12 +14,10 @@
 // operation on first use and cached, like the loaded spec itself (once per process and root).
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { API_SPEC_ROOT } from './needs.ts';
 import { Ajv2020, MissingRefError, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 
-/** The `shared` folder beside the checkout, where CI also puts the specification. */
-export const DEFAULT_SPEC_ROOT = fileURLToPath(new URL('../../../shared/opensearch-api-spec/', import.meta.url));
 
 export interface OperationMatch {
   /** e.g. `indices.put_index_template.1` */
@@ -49,7 +47,7 @@ export interface ApiSpec {
 const loaded = new Map<string, Promise<ApiSpec>>();
 
 /** Loads the spec once per process and root; later calls share the same instance and its validators. */
-export function loadApiSpec(root: string = DEFAULT_SPEC_ROOT): Promise<ApiSpec> {
+export function loadApiSpec(root: string = API_SPEC_ROOT): Promise<ApiSpec> {
   let spec = loaded.get(root);
   if (!spec) {
     spec = SpecValidator.load(root);
