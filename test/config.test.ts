@@ -839,7 +839,10 @@ function unprivilegedSpawn(): { opts: SpawnOptions; need: Need } {
   if (process.getuid?.() !== 0) return { opts: {}, need: { missing: () => undefined } };
   const opts = { uid: 65534, gid: 65534 };
   const probe = spawnSync(process.execPath, ['-e', ''], opts);
-  const why = probe.error || probe.status !== 0 ? `cannot run a process as uid 65534: ${probe.error?.message ?? probe.status}` : undefined;
+  const denied = (probe.error as NodeJS.ErrnoException | undefined)?.code === 'EACCES';
+  const why = !probe.error && probe.status === 0 ? undefined
+    : denied ? `uid 65534 cannot reach ${process.execPath}: a folder above the checkout is not searchable by other users (chmod o+x it)`
+    : `cannot run a process as uid 65534: ${probe.error?.message ?? probe.status}`;
   return { opts, need: { missing: () => why } };
 }
 const UNPRIVILEGED = unprivilegedSpawn();
