@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { TlsMaterial } from '../agent/config/tls.ts';
-import { UploadClient, type AttemptResult } from '../agent/sources/uploads/client.ts';
+import { UploadClient, type AttemptResult, type UploadBody } from '../agent/sources/uploads/client.ts';
 import { needs, openssl } from './support/needs.ts';
 import { tempDir } from './support/tmp.ts';
 import { certificates, startServer } from './support/tls.ts';
@@ -23,6 +24,11 @@ function writeFile(t: TestContext, size: number, name = 'IMG_0001.jpg'): { file:
   const bytes = crypto.randomBytes(size);
   fs.writeFileSync(file, bytes);
   return { file, bytes };
+}
+
+/** The whole file as an attempt's body, opened afresh by each attempt. */
+function fileBody(file: string, size: number): UploadBody {
+  return { name: path.basename(file), size, open: () => fsp.open(file, 'r') };
 }
 
 function client(tls: TlsMaterial, idleTimeoutMs = 5_000): UploadClient {
@@ -119,7 +125,7 @@ test('HTTPS with tls.ca and verify: the file arrives byte for byte with its Cont
   const relay = await slowHandshakeRelay(t, server.url, handshakeDelayMs);
   const { file, bytes } = writeFile(t, MB);
 
-  const result = await client({ verify: true, ca: pems.ca }).attempt(`${relay.origin}/uploads/FB-1042/4711/IMG_0001.jpg`, file, MB);
+  const result = await client({ verify: true, ca: pems.ca }).attempt(`${relay.origin}/uploads/FB-1042/4711/IMG_0001.jpg`, fileBody(file, MB));
 
   assert.equal(result.error, undefined, `no error: ${JSON.stringify(result.error)}`);
   assert.equal(result.ok, true);
@@ -152,7 +158,7 @@ test('HTTPS with verify and no tls.ca: the attempt resolves with UNABLE_TO_VERIF
   const { file } = writeFile(t, 64 * 1024);
 
   // A throw here fails the test: attempt() must report, not throw.
-  const result = await client({ verify: true }).attempt(`${server.url.origin}/uploads/FB-1042/4711/IMG_0001.jpg`, file, 64 * 1024);
+  const result = await client({ verify: true }).attempt(`${server.url.origin}/uploads/FB-1042/4711/IMG_0001.jpg`, fileBody(file, 64 * 1024));
 
   const error = assertFailed(result);
   // The server sends its leaf certificate alone; without the CA Node cannot build the chain.
@@ -168,7 +174,7 @@ test('mutual TLS: with tls.cert/key the upload succeeds and the server sees the 
   const { file, bytes } = writeFile(t, 256 * 1024);
   const url = `${server.url.origin}/uploads/FB-1042/4711/IMG_0001.jpg`;
 
-  const withCert = await client({ verify: true, ca: pems.ca, cert: pems.clientCert, key: pems.clientKey }).attempt(url, file, bytes.length);
+  const withCert = await client({ verify: true, ca: pems.ca, cert: pems.clientCert, key: pems.clientKey }).attempt(url, fileBody(file, bytes.length));
   assert.equal(withCert.error, undefined, `no error: ${JSON.stringify(withCert.error)}`);
   assert.equal(withCert.ok, true);
   assert.equal(withCert.status, 201);
@@ -179,7 +185,7 @@ test('mutual TLS: with tls.cert/key the upload succeeds and the server sees the 
 
   // Without a client certificate (TLS 1.3): the server's certificate_required alert, or the reset
   // that follows it, arrives while the client is already sending.
-  const without = await client({ verify: true, ca: pems.ca }).attempt(url, file, bytes.length);
+  const without = await client({ verify: true, ca: pems.ca }).attempt(url, fileBody(file, bytes.length));
   const error = assertFailed(without);
   assert.match(`${error.type} ${error.message}`, /CERTIFICATE_REQUIRED|ECONNRESET|EPIPE|socket hang up/i, JSON.stringify(error));
   assert.equal(server.received.length, 1, 'the second request never reached the server');
@@ -190,7 +196,7 @@ test('HTTPS with verify: false: the untrusted certificate is accepted and the up
   const server = await startServer(t, { key: pems.serverKey, cert: pems.serverCert }, () => ({ status: 200 }));
   const { file, bytes } = writeFile(t, 300_000);
 
-  const result = await client({ verify: false }).attempt(`${server.url.origin}/up`, file, bytes.length);
+  const result = await client({ verify: false }).attempt(`${server.url.origin}/up`, fileBody(file, bytes.length));
 
   assert.equal(result.error, undefined, `no error: ${JSON.stringify(result.error)}`);
   assert.equal(result.ok, true);
@@ -212,7 +218,7 @@ test('idle timeout: a server that reads the whole body and never answers ends th
   const { url, sockets } = await listen(t, server);
 
   const started = performance.now();
-  const result = await client({ verify: true }, 500).attempt(`${url}/up`, file, MB);
+  const result = await client({ verify: true }, 500).attempt(`${url}/up`, fileBody(file, MB));
   const elapsed = performance.now() - started;
 
   const error = assertFailed(result);
@@ -245,7 +251,7 @@ test('an early 413 for a 20 MB body the server never reads: the attempt resolves
   const { url, sockets } = await listen(t, server);
 
   const started = performance.now();
-  const result = await client({ verify: true }).attempt(`${url}/uploads/FB-1042/4711/IMG_0002.jpg`, file, size);
+  const result = await client({ verify: true }).attempt(`${url}/uploads/FB-1042/4711/IMG_0002.jpg`, fileBody(file, size));
   const elapsed = performance.now() - started;
 
   assert.equal(result.error, undefined, `the answer is the outcome, not an error: ${JSON.stringify(result.error)}`);
@@ -278,7 +284,7 @@ test('503 with Retry-After: 7: status 503, not ok, retryAfter "7"', { timeout: 2
   });
   const { url } = await listen(t, server);
 
-  const result = await client({ verify: true }).attempt(`${url}/up`, file, 100_000);
+  const result = await client({ verify: true }).attempt(`${url}/up`, fileBody(file, 100_000));
 
   assert.equal(result.error, undefined, `an HTTP status is not an error: ${JSON.stringify(result.error)}`);
   assert.equal(result.ok, false);

@@ -12,6 +12,7 @@ import { isIPv6, type AddressInfo, type Socket } from 'node:net';
 import zlib from 'node:zlib';
 import { mulberry32, SeededStreams } from './random.ts';
 import { Connections, resetSocket } from './connections.ts';
+import { answerHostile, type HostileAnswer } from './hostile.ts';
 import { ConfigApis, matchConfigRoute, type ConfigRoute, type PipelineRegistry, type SetProcessor } from './opensearch-config.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -56,6 +57,12 @@ export interface StandInOptions {
    * without pipelines, for tests of fleet-setup itself.
    */
   boothPipeline?: boolean;
+  /**
+   * Serve under this path, as a cluster behind a path-routing proxy is reached
+   * (`https://gateway/opensearch/_bulk`): e.g. '/opensearch'. Requests outside it get the "no
+   * handler" 400, as the proxy would pass them to something else.
+   */
+  pathPrefix?: string;
 }
 
 /** Settable at any time; each ratio is a probability in [0, 1] decided per request or per item. */
@@ -87,6 +94,8 @@ export interface Faults {
    * when `retryAfterSeconds` is set, before their body is parsed. Refused requests do not count.
    */
   maxRequestsPerSecond?: number;
+  /** `_bulk` and ingest requests answered so (after their body is read): see hostile.ts. Not stored. */
+  hostile?: HostileAnswer;
 }
 
 export interface StoredDocument {
@@ -1687,6 +1696,7 @@ export class OpenSearchStandIn {
   readonly requests: RequestRecord[] = [];
   readonly ingestPath: string;
   readonly indexPrefix: string;
+  readonly pathPrefix: string;
 
   private readonly server: http.Server;
   private readonly tls: boolean;
@@ -1713,6 +1723,7 @@ export class OpenSearchStandIn {
     this.maxBodyBytes = opts.maxBodyBytes ?? 100 * 1024 * 1024;
     this.ingestPath = opts.ingestPath ?? '/log/ingest';
     this.indexPrefix = opts.indexPrefix ?? 'booth';
+    this.pathPrefix = (opts.pathPrefix ?? '').replace(/\/$/, '');
     this.compress = opts.compressResponses ?? !this.tls;
     this.seed = opts.seed ?? 1;
     this.random = new SeededStreams(this.seed);
@@ -2048,8 +2059,12 @@ export class OpenSearchStandIn {
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://stand-in');
+    // Recorded as it arrived; routed without the prefix.
+    const arrivedPath = url.pathname;
+    const outsidePrefix = this.pathPrefix !== '' && !url.pathname.startsWith(`${this.pathPrefix}/`);
+    if (this.pathPrefix !== '' && !outsidePrefix) url.pathname = url.pathname.slice(this.pathPrefix.length);
     const method = req.method ?? 'GET';
-    const entry: RequestRecord = { at: Date.now(), method, path: url.pathname, query: url.search.replace(/^\?/, ''), status: 0, docs: 0, bytes: 0 };
+    const entry: RequestRecord = { at: Date.now(), method, path: arrivedPath, query: url.search.replace(/^\?/, ''), status: 0, docs: 0, bytes: 0 };
     this.requests.push(entry);
     const sock = req.socket;
     if (this.faults.down || this.closed) {
@@ -2057,7 +2072,7 @@ export class OpenSearchStandIn {
       resetSocket(sock);
       return;
     }
-    const route = this.route(url.pathname);
+    const route: Route = outsidePrefix ? { kind: 'none' } : this.route(url.pathname);
     const writes = route.kind === 'bulk' || route.kind === 'ingest';
     let reset: 'before' | 'after' | undefined;
     if (writes && this.random.chance('reset', this.faults.resetRatio)) reset = this.random.stream('resetWhen')() < 0.5 ? 'before' : 'after';
@@ -2095,6 +2110,12 @@ export class OpenSearchStandIn {
       const scheme = this.auth && 'bearer' in this.auth ? 'Bearer' : 'Basic';
       if (route.kind === 'ingest') return this.send(req, res, entry, 401, '401 Unauthorized', DP_TEXT_TYPE, { 'WWW-Authenticate': `${scheme} realm="Data Prepper"` });
       return this.send(req, res, entry, 401, 'Unauthorized', TEXT_TYPE, { 'WWW-Authenticate': `${scheme} realm="OpenSearch Security"` });
+    }
+    const hostile = this.faults.hostile;
+    if (writes && hostile) {
+      entry.fault = `hostile-${hostile.kind}`;
+      entry.status = hostile.status;
+      return answerHostile(res, hostile);
     }
     if (route.kind === 'none') {
       return this.sendJson(req, res, entry, 400, { error: `no handler found for uri [${req.url ?? '/'}] and method [${method}]`, status: 400 });

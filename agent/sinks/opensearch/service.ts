@@ -11,6 +11,27 @@ import type { SinkSettings } from './settings.ts';
 
 const gzip = promisify(zlib.gzip);
 
+/**
+ * The most of an answer the agent reads. A `_bulk` answer to a batch of at most 10,000 documents is
+ * a few MB at most; a server that sends more (a proxy's error page of 300 MB, a loop) would take the
+ * agent's memory with it, so such an answer is a failed request instead.
+ */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/** An answer cut off at MAX_RESPONSE_BYTES: a failed request, retried like a network error. */
+export class ResponseTooLarge extends Error {
+  override name = 'ResponseTooLarge';
+  readonly code = 'ERESPONSETOOLARGE';
+}
+
+/**
+ * Where `path` (`/_bulk?…`) is under the configured URL, its path kept: a cluster behind a
+ * path-routing proxy (`https://gateway/opensearch/`) is reached at `/opensearch/_bulk`.
+ */
+export function endpoint(base: URL, path: string): URL {
+  return new URL(`${base.origin}${base.pathname.replace(/\/?$/, '/')}${path.replace(/^\//, '')}`);
+}
+
 export interface ServiceResponse {
   status: number;
   body: string;
@@ -58,7 +79,7 @@ export class OpenSearchService {
 
   /** POSTs `body` (JSON or NDJSON) to `path`; network errors throw, HTTP statuses do not. */
   async post(path: string, body: Buffer | string | Payload, contentType: string, signal?: AbortSignal): Promise<ServiceResponse> {
-    const url = new URL(path, this.settings.url);
+    const url = endpoint(this.settings.url, path);
     const prepared = typeof body === 'object' && 'bytes' in body ? body : await this.payload(body);
     const payload = prepared.bytes;
     let headers: Headers = { 'content-type': contentType, accept: 'application/json' };
@@ -66,7 +87,15 @@ export class OpenSearchService {
     // Signed at send time: SigV4 signatures carry the time and expire.
     headers = authenticate(this.settings.auth, 'POST', url, headers, payload);
     const started = Date.now();
-    const response = await this.client.post(url, { body: payload, headers, ...(signal ? { signal } : {}) });
+    const cutOff = new AbortController();
+    const request = this.client.post(url, { body: payload, headers, signal: signal ? AbortSignal.any([signal, cutOff.signal]) : cutOff.signal });
+    request.on('downloadProgress', ({ transferred }: { transferred: number }) => {
+      if (transferred > MAX_RESPONSE_BYTES && !cutOff.signal.aborted) cutOff.abort();
+    });
+    const response = await request.catch((err: unknown) => {
+      if (cutOff.signal.aborted) throw new ResponseTooLarge(`${url.host} sent an answer of more than ${MAX_RESPONSE_BYTES / 1024 / 1024} MB; not read`);
+      throw err;
+    });
     const header = (name: string) => {
       const v = response.headers[name];
       return Array.isArray(v) ? v[0] : v;

@@ -3,10 +3,11 @@
 // until the response arrives — not until the last byte was handed to the kernel, which would
 // overstate the speed by the size of the socket buffers. got's own retry is off: the scheduler
 // decides (SPEC §5).
-import fsp, { type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { ClientRequest } from 'node:http';
 import got, { type Got, type Request } from 'got';
 import { gotHttpsOptions, type TlsMaterial } from '../../config/tls.ts';
+import { RefusedFile } from './open-file.ts';
 
 export interface UploadClientSettings {
   method: 'PUT' | 'POST';
@@ -31,6 +32,16 @@ export interface AttemptResult {
   startedAt: number;
   endedAt: number;
   error?: { type: string; message: string };
+  /** Set when the file was refused at opening (a link or another file swapped in): not to be retried. */
+  refused?: RefusedFile;
+}
+
+/** What one attempt sends: `size` bytes of the file that `open` opens (afresh for every attempt). */
+export interface UploadBody {
+  /** The file's name in messages: `<booking>/<file>`. */
+  name: string;
+  size: number;
+  open(): Promise<FileHandle>;
 }
 
 /** Reads of 256 KiB: a quarter of the per-chunk work of 64 KiB on a fast link; four in flight keep disk and socket busy. */
@@ -55,7 +66,8 @@ export class UploadClient {
     });
   }
 
-  async attempt(url: string, file: string, size: number, signal?: AbortSignal): Promise<AttemptResult> {
+  async attempt(url: string, body: UploadBody, signal?: AbortSignal): Promise<AttemptResult> {
+    const { name: file, size } = body;
     const started = performance.now();
     const startedWall = Date.now();
     let firstByteAt: number | undefined;
@@ -88,8 +100,9 @@ export class UploadClient {
 
     let handle: FileHandle;
     try {
-      handle = await fsp.open(file, 'r');
+      handle = await body.open();
     } catch (err) {
+      if (err instanceof RefusedFile) return result({ error: { type: err.type, message: err.message }, refused: err });
       const e = err as NodeJS.ErrnoException;
       return result({ error: { type: e.code ?? 'Error', message: describeUploadError(e, file) } });
     }

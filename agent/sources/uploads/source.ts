@@ -20,6 +20,7 @@ import type { Source } from '../source.ts';
 import { SpeedBaseline, summarize, summaryLine, type MomentFacts } from './bookings.ts';
 import { uploadFacts, type UploadFacts } from './facts.ts';
 import { UploadClient, type AttemptResult } from './client.ts';
+import { openTakenIn, RefusedFile, refusalOf, type FileIdentity } from './open-file.ts';
 import { uploadUrl } from './url.ts';
 
 export interface UploadSourceOptions {
@@ -96,6 +97,8 @@ export class UploadSource implements Source {
   private readonly client: UploadClient;
   private readonly baseline: SpeedBaseline;
   private readonly watchDir: string;
+  /** The watch folder's file system: files on others are not uploaded. */
+  private readonly watchDev: bigint;
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
   private readonly opts: UploadSourceOptions;
@@ -112,6 +115,7 @@ export class UploadSource implements Source {
     this.buffer = buffer;
     this.logger = logger;
     this.watchDir = fs.realpathSync(opts.uploads.watch_dir);
+    this.watchDev = fs.statSync(this.watchDir, { bigint: true }).dev;
     const u = opts.uploads;
     this.client = new UploadClient({
       method: u.method,
@@ -217,10 +221,10 @@ export class UploadSource implements Source {
     const row = this.buffer.getUpload(rel);
     if (row?.status === 'uploaded') return;
     if (!row) {
-      const stat = this.uploadable(rel);
-      if (!stat) return;
+      const checked = this.inspect(rel);
+      if (!('stat' in checked)) return;
       const [booking] = rel.split(path.sep) as [string];
-      this.notePending({ path: rel, bookingId: booking, size: stat.size, mtimeMs: Math.round(stat.mtimeMs), status: 'pending', attempts: 0 });
+      this.notePending({ path: rel, bookingId: booking, size: Number(checked.stat.size), mtimeMs: mtimeMsOf(checked.stat), status: 'pending', attempts: 0 });
     }
     this.queued.add(rel);
     this.queue.push(rel);
@@ -247,20 +251,20 @@ export class UploadSource implements Source {
     }
   }
 
-  /** The file's stats if it is a regular file inside watch_dir; undefined (and why, logged) if not. */
-  private uploadable(rel: string): fs.Stats | undefined {
+  /**
+   * The file's stats if it may be uploaded (open-file.ts says which may); else why not, logged, or
+   * no reason when it is gone.
+   */
+  private inspect(rel: string): { stat: fs.BigIntStats } | { refused: RefusedFile | undefined } {
     const abs = path.join(this.watchDir, rel);
     const stat = safeLstat(abs);
-    if (!stat) return undefined;
-    if (stat.isSymbolicLink() || !stat.isFile()) {
-      this.logger.warn('not uploading: not a regular file', { file: rel });
-      return undefined;
-    }
-    if (path.relative(this.watchDir, fs.realpathSync(abs)).startsWith('..')) {
-      this.logger.warn('not uploading: outside the watch folder', { file: rel });
-      return undefined;
-    }
-    return stat;
+    if (!stat) return { refused: undefined };
+    let refusal = refusalOf(stat, this.watchDev);
+    if (!refusal && !isInside(this.watchDir, safeRealpath(abs))) refusal = 'outside';
+    if (!refusal) return { stat };
+    const refused = new RefusedFile(rel, refusal);
+    this.logger.warn(refused.message, { file: rel });
+    return { refused };
   }
 
   private pump(): void {
@@ -293,44 +297,51 @@ export class UploadSource implements Source {
     const [booking, file] = rel.split(path.sep) as [string, string];
     const row = this.buffer.getUpload(rel);
     if (row?.status === 'uploaded') return;
-    const stat = this.uploadable(rel);
-    if (!stat) {
-      if (row && !(row.status === 'rejected' && row.nextAttemptAt === NEVER)) this.vanished(rel, booking, file, row);
+    const checked = this.inspect(rel);
+    if (!('stat' in checked)) {
+      if (row && !(row.status === 'rejected' && row.nextAttemptAt === NEVER)) this.refuse(rel, booking, file, row, checked.refused);
       return;
     }
+    const { stat } = checked;
+    const size = Number(stat.size);
+    const mtimeMs = mtimeMsOf(stat);
     const now = Date.now();
     // A file that changed since its last attempt (an empty file that got its content, a vanished one
     // written again) is a new file: it does not wait out the old verdict.
-    const changed = row !== undefined && (row.size !== stat.size || row.mtimeMs !== Math.round(stat.mtimeMs));
+    const changed = row !== undefined && (row.size !== size || row.mtimeMs !== mtimeMs);
     if (row && !changed && row.status !== 'pending' && (row.nextAttemptAt ?? 0) > now) {
       this.park(rel, row.nextAttemptAt!);
       return;
     }
-    const base: UploadRow = { path: rel, bookingId: booking, size: stat.size, mtimeMs: Math.round(stat.mtimeMs), status: 'pending', attempts: row?.attempts ?? 0 };
-    if (stat.size === 0) {
+    const base: UploadRow = { path: rel, bookingId: booking, size, mtimeMs, status: 'pending', attempts: row?.attempts ?? 0 };
+    if (size === 0) {
       this.record(
-        [this.uploadDoc(booking, file, stat.size, { outcome: 'failure' }, { error: { type: 'empty_file', message: `${rel} is empty (0 bytes): not uploaded` } })],
+        [this.uploadDoc(booking, file, size, { outcome: 'failure' }, { error: { type: 'empty_file', message: `${rel} is empty (0 bytes): not uploaded` } })],
         { ...base, status: 'rejected', lastError: 'empty file', nextAttemptAt: NEVER },
       );
       this.logger.warn('not uploading an empty file', { file: rel });
       return;
     }
-    await this.upload(rel, booking, file, abs, base);
+    await this.upload(rel, booking, file, abs, base, { dev: stat.dev, ino: stat.ino });
   }
 
-  /** A file that was seen, but is gone (or replaced by something not uploadable) before its upload: a failure on record, and its booking can finish. */
-  private vanished(rel: string, booking: string, file: string, row: UploadRow): void {
-    const message = `${rel} disappeared before it was uploaded`;
-    this.record([this.uploadDoc(booking, file, row.size, { outcome: 'failure' }, { error: { type: 'file_vanished', message } })], {
+  /**
+   * A file that was seen, but is gone, or replaced by something that is not uploaded (`refused`),
+   * before its upload: a failure on record, and its booking can finish. Written anew, it is a new file.
+   */
+  private refuse(rel: string, booking: string, file: string, row: UploadRow, refused: RefusedFile | undefined): void {
+    const error = refused ? { type: refused.type, message: refused.message } : { type: 'file_vanished', message: `${rel} disappeared before it was uploaded` };
+    this.record([this.uploadDoc(booking, file, row.size, { outcome: 'failure' }, { error })], {
       ...row,
       status: 'rejected',
-      lastError: 'file disappeared',
+      lastError: refused ? refused.message : 'file disappeared',
       nextAttemptAt: NEVER,
     });
-    this.logger.warn(message, { file: rel });
+    this.logger.warn(error.message, { file: rel });
   }
 
-  private async upload(rel: string, booking: string, file: string, abs: string, base: UploadRow): Promise<void> {
+  /** Uploads the file taken in as `takenIn`: each attempt streams from that file, or from nothing. */
+  private async upload(rel: string, booking: string, file: string, abs: string, base: UploadRow, takenIn: FileIdentity): Promise<void> {
     const u = this.opts.uploads;
     const url = uploadUrl(u.url, this.opts.boothId, booking, file);
     let attempts = base.attempts;
@@ -338,12 +349,15 @@ export class UploadSource implements Source {
       await pRetry(
         async () => {
           attempts++;
-          const r = await this.client.attempt(url, abs, base.size, this.abort.signal);
+          const body = { name: rel, size: base.size, open: () => openTakenIn(abs, rel, takenIn, this.watchDev) };
+          const r = await this.client.attempt(url, body, this.abort.signal);
           if (r.ok) return this.succeeded(rel, booking, file, base, r, attempts);
           if (r.status !== undefined && r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) {
             return this.rejected(rel, booking, file, base, r, attempts);
           }
-          const fileProblem = r.error !== undefined && FILE_PROBLEMS.has(r.error.type);
+          // A file refused at opening (a link or another file swapped in) is looked at afresh too:
+          // a photo rewritten by rename is uploaded as the new file, a link is refused for good.
+          const fileProblem = r.refused !== undefined || (r.error !== undefined && FILE_PROBLEMS.has(r.error.type));
           const retryAt = fileProblem ? Date.now() + u.settle_time : undefined;
           this.record([this.attemptDoc(booking, file, base.size, r, attempts, 'failure')], {
             ...base,
@@ -541,10 +555,30 @@ export class UploadSource implements Source {
   }
 }
 
-function safeLstat(p: string): fs.Stats | undefined {
+function safeLstat(p: string): fs.BigIntStats | undefined {
   try {
-    return fs.lstatSync(p);
+    return fs.lstatSync(p, { bigint: true });
   } catch {
     return undefined;
   }
+}
+
+function safeRealpath(p: string): string | undefined {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `p` lies inside `dir` (a name starting with two dots, `..foo`, is inside). */
+function isInside(dir: string, p: string | undefined): boolean {
+  if (p === undefined) return false;
+  const rel = path.relative(dir, p);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
+}
+
+/** Modification time in whole milliseconds, as upload rows keep it. */
+function mtimeMsOf(stat: fs.BigIntStats): number {
+  return Math.round(Number(stat.mtimeNs) / 1e6);
 }
