@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { TlsMaterial } from '../agent/config/tls.ts';
 import { UploadClient, type AttemptResult, type UploadBody } from '../agent/sources/uploads/client.ts';
+import { answerHostile } from './support/hostile.ts';
 import { needs, openssl } from './support/needs.ts';
 import { tempDir } from './support/tmp.ts';
 import { certificates, startServer } from './support/tls.ts';
@@ -292,4 +293,57 @@ test('503 with Retry-After: 7: status 503, not ok, retryAfter "7"', { timeout: 2
   assert.equal(result.retryAfter, '7');
   assert.equal(result.bytes, 100_000);
   assert.equal(receivedBytes, 100_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Answers that trickle or flood (issue 16 items 6 and 7): the status is the verdict; the body is
+// read at most 64 KiB and 5 s, and the head must come within the idle timeout once the body is sent.
+
+for (const [what, answer] of [
+  ['trickles its body one byte a second behind a Content-Length of 100,000', { kind: 'trickle', status: 200, declaredBytes: 100_000, intervalMs: 1000 }],
+  ['sends a body of 300 MB', { kind: 'huge', status: 200, bytes: 300 * MB }],
+] as const) {
+  test(`a server that answers 200 and ${what}: the attempt ends as a success within seconds, and the connection is closed`, { timeout: 20_000 }, async (t) => {
+    const { file, bytes } = writeFile(t, 100_000);
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => void answerHostile(res, answer));
+    });
+    const { url, sockets } = await listen(t, server);
+    const started = performance.now();
+    // An idle timeout of 2 s: a body that trickles is cut after 2 s (the grace is 5 s, or less).
+    const result = await client({ verify: true }, 2_000).attempt(`${url}/up`, fileBody(file, bytes.length));
+    const elapsed = performance.now() - started;
+    assert.equal(result.ok, true, JSON.stringify(result.error));
+    assert.equal(result.status, 200);
+    assert.ok(elapsed < 5_000, `the answer's body held the attempt for ${elapsed.toFixed(0)} ms`);
+    await closed(sockets[0]!, 2_000);
+  });
+}
+
+test('a server that reads the body and then trickles the head of its answer, a byte a second: ETIMEDOUT after the idle timeout', { timeout: 20_000 }, async (t) => {
+  const { file } = writeFile(t, 100_000);
+  const head = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n';
+  const server = net.createServer((sock) => {
+    let got = 0;
+    sock.on('data', (d) => {
+      got += d.length;
+      if (got < 100_000) return;
+      let i = 0;
+      const timer = setInterval(() => (i < head.length && !sock.destroyed ? sock.write(head[i++]!) : clearInterval(timer)), 1000);
+      sock.once('close', () => clearInterval(timer));
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const sockets: Socket[] = [];
+  server.on('connection', (s) => sockets.push(s));
+  const started = performance.now();
+  const result = await client({ verify: true }, 1_500).attempt(`http://127.0.0.1:${(server.address() as AddressInfo).port}/up`, fileBody(file, 100_000));
+  const elapsed = performance.now() - started;
+  const error = assertFailed(result);
+  assert.equal(error.type, 'ETIMEDOUT', JSON.stringify(error));
+  assert.ok(elapsed < 5_000, `the trickled head held the attempt for ${elapsed.toFixed(0)} ms`);
+  await closed(sockets[0]!, 2_000);
 });

@@ -34,6 +34,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { SeededStreams } from './random.ts';
 import { Connections, resetSocket } from './connections.ts';
+import { answerHostile, type HostileAnswer } from './hostile.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -74,9 +75,11 @@ export interface UploadFaults {
   down?: boolean;
   /** Uploads without this header (value compared exactly, name case-insensitive) get 401 at once. */
   requireHeader?: { name: string; value: string };
+  /** Every upload answered so once its body is read (see hostile.ts); a 2xx one counts as stored. */
+  hostile?: HostileAnswer;
 }
 
-export type UploadFault = 'reset-mid-body' | 'status500' | 'status503' | 'status429' | 'rejected-booking' | 'unauthorized' | 'down' | 'client-aborted';
+export type UploadFault = 'reset-mid-body' | 'status500' | 'status503' | 'status429' | 'rejected-booking' | 'unauthorized' | 'down' | 'client-aborted' | `hostile-${HostileAnswer['kind']}`;
 
 export interface UploadRecord {
   /** Arrival of the request head, Date.now(). */
@@ -457,16 +460,28 @@ export class UploadReceiver {
       entry.fault = 'down';
       return resetSocket(req.socket);
     }
+    const key = `${booking}/${file}`;
+    const hostile = this.faultState.hostile;
+    if (hostile) {
+      entry.fault = `hostile-${hostile.kind}`;
+      entry.status = hostile.status;
+      if (hostile.status >= 200 && hostile.status < 300) this.keep(key, entry);
+      return void (await answerHostile(res, hostile));
+    }
     if (d.status !== 201) {
       entry.fault = d.fault;
       const headers = d.status === 503 || d.status === 429 ? this.retryAfter() : {};
       const error = d.status === 500 ? 'internal error (injected)' : d.status === 503 ? 'service unavailable (injected)' : 'too many requests (injected)';
       return this.send(res, entry, d.status, { error }, headers);
     }
-    const key = `${booking}/${file}`;
+    this.keep(key, entry);
+    this.send(res, entry, 201, { ok: true, booth, booking, file, bytes: entry.bytes, sha256: entry.sha256 });
+  }
+
+  /** Stores an accepted upload (counted per `booking/file`). */
+  private keep(key: string, entry: UploadRecord): void {
     const prev = this.store.get(key);
     this.store.set(key, { bytes: entry.bytes, sha256: entry.sha256, count: (prev?.count ?? 0) + 1 });
-    this.send(res, entry, 201, { ok: true, booth, booking, file, bytes: entry.bytes, sha256: entry.sha256 });
   }
 
   /**

@@ -47,6 +47,13 @@ export interface UploadBody {
 /** Reads of 256 KiB: a quarter of the per-chunk work of 64 KiB on a fast link; four in flight keep disk and socket busy. */
 const CHUNK = 256 * 1024;
 const BUFFERS = 4;
+/**
+ * Of an answer's body the agent reads at most this much, for at most this long after its status
+ * line: the status is the verdict, and a server that floods or trickles its body (1 byte a second
+ * behind a Content-Length of 100 kB) must not hold an upload slot or the agent's memory.
+ */
+const MAX_ANSWER_BYTES = 64 * 1024;
+const ANSWER_BODY_GRACE_MS = 5000;
 
 export class UploadClient {
   private readonly client: Got;
@@ -61,7 +68,9 @@ export class UploadClient {
       followRedirect: false,
       // For big uploads the idle (socket) timeout is what matters; a total timeout would cut a
       // slow but healthy 4 GB video.
-      timeout: { lookup: settings.connectTimeoutMs, connect: settings.connectTimeoutMs, secureConnect: settings.connectTimeoutMs, socket: settings.idleTimeoutMs },
+      // `response`: once the whole body is sent, the answer's head must come within idle_timeout —
+      // a head trickled a byte at a time would keep the socket busy forever.
+      timeout: { lookup: settings.connectTimeoutMs, connect: settings.connectTimeoutMs, secureConnect: settings.connectTimeoutMs, socket: settings.idleTimeoutMs, response: settings.idleTimeoutMs },
       https: gotHttpsOptions(tls),
     });
   }
@@ -122,13 +131,25 @@ export class UploadClient {
       });
       request.once('error', reject);
     });
-    // The body is not worth reading, but it must be read for the connection to be reused.
-    request.resume();
+    // The answer's body is not worth reading, but it is read for the connection to be reused — up
+    // to MAX_ANSWER_BYTES and ANSWER_BODY_GRACE_MS; past either the request is dropped, and the
+    // status it gave stands.
+    let answerBytes = 0;
+    request.on('data', (chunk: Buffer) => {
+      answerBytes += chunk.length;
+      if (answerBytes > MAX_ANSWER_BYTES) request.destroy();
+    });
+    let grace: NodeJS.Timeout | undefined;
+    response.then(
+      () => (grace = setTimeout(() => request.destroy(), Math.min(ANSWER_BODY_GRACE_MS, this.settings.idleTimeoutMs))),
+      () => {},
+    );
+    request.once('close', () => clearTimeout(grace));
     const finished = new Promise<void>((resolve, reject) => {
       request.once('end', resolve);
       request.once('error', reject);
+      request.once('close', resolve);
     });
-    response.catch(() => {});
     finished.catch(() => {});
     try {
       const sending = sendFile(handle, file, size, request, progress);

@@ -1,8 +1,9 @@
-// A photo swapped for something else between two attempts (SPEC §5, issue 16 item 1): the upload
-// server answers 503 with Retry-After, and during the wait the file is replaced — by a symbolic
-// link to a file outside the watch folder, by a hard link to one, or by a new photo renamed over
-// it. Every attempt opens the file once without following links and checks the opened descriptor:
-// the outside file's bytes never leave the booth, and a genuine new photo is uploaded.
+// A hostile world around the uploads (issue 16). A photo swapped for something else between two
+// attempts (item 1): the upload server answers 503 with Retry-After, and during the wait the file
+// is replaced — by a symbolic link to a file outside the watch folder, by a hard link to one, or by
+// a new photo renamed over it. Every attempt opens the file once without following links and checks
+// the opened descriptor: the outside file's bytes never leave the booth, and a genuine new photo is
+// uploaded. And an upload server whose answers trickle (item 6) holds no upload slot for long.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ import { test, type TestContext } from 'node:test';
 import { collect, startCli } from './support/cli.ts';
 import { tempDir } from './support/tmp.ts';
 import { UploadReceiver } from './support/upload-receiver.ts';
-import { documents, uploadConfig, waitUntil } from './support/uploads.ts';
+import { documents, uploadConfig, waitUntil, writeBooking } from './support/uploads.ts';
 
 const SIZE = 800;
 const sha256 = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
@@ -80,4 +81,21 @@ test('a photo rewritten by rename during a Retry-After wait: the new photo is up
   await stop(child, done);
   assert.equal(receiver.stored().get('B1/t.jpg')?.sha256, sha256(replacement));
   assert.equal(receiver.stored().get('B1/t.jpg')?.count, 1);
+});
+
+test('an upload server that trickles every answer (200, then a byte a second): both upload slots are free again within seconds, every photo recorded as uploaded', { timeout: 30_000 }, async (t) => {
+  const receiver = await UploadReceiver.start({ faults: { hostile: { kind: 'trickle', status: 200, declaredBytes: 100_000, intervalMs: 1000 } } });
+  t.after(() => receiver.close());
+  const dir = tempDir(t);
+  const cfg = uploadConfig(dir, receiver, { concurrency: 2, idle_timeout: '2s' });
+  const names = writeBooking(cfg, 'B1', [1000, 2000, 3000, 4000]);
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child, undefined, 30_000);
+  const started = Date.now();
+  await waitUntil(() => documents(cfg.stateDir).filter((d) => d.upload?.outcome === 'success').length === names.length, 20_000, () => 'four successes');
+  const took = Date.now() - started;
+  await stop(child, done);
+  // Two at a time, each answer cut 2 s after its status: about 4 s, never the 100,000 s the body claims.
+  assert.ok(took < 12_000, `four uploads took ${took} ms`);
+  assert.equal(receiver.stored().size, names.length);
 });
