@@ -41,24 +41,54 @@ export interface ItemVerdicts {
 }
 
 interface BulkItem {
-  status?: number;
-  error?: { type?: string; reason?: string };
+  _id?: unknown;
+  status?: unknown;
+  error?: { type?: unknown; reason?: unknown };
 }
 
-/** Per-item verdicts of a 200 _bulk response; throws when the response does not match the batch. */
+const BULK_ACTIONS = new Set(['create', 'index', 'update', 'delete']);
+
+/** Why this item cannot be a verdict on the document sent as `sentId`, or undefined when it can be. */
+function malformed(wrapper: unknown, sentId: string): string | undefined {
+  if (typeof wrapper !== 'object' || wrapper === null || Array.isArray(wrapper)) return 'an item that is not an object';
+  const keys = Object.keys(wrapper);
+  if (keys.length !== 1 || !BULK_ACTIONS.has(keys[0]!)) return `an item keyed ${JSON.stringify(keys).slice(0, 80)}, not one of create, index, update, delete`;
+  const item = (wrapper as Record<string, unknown>)[keys[0]!] as BulkItem | null;
+  if (typeof item !== 'object' || item === null) return 'an item without a body';
+  const { status } = item;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || (status >= 300 && status < 400) || status > 599) return `an item with status ${JSON.stringify(status)?.slice(0, 40)}`;
+  if (item._id !== undefined && item._id !== sentId) return `an item for _id ${JSON.stringify(item._id).slice(0, 80)} where ${sentId} was sent`;
+  // A refusal names its cause; one that does not is no reason to give a document up.
+  if (status >= 400 && status !== 429 && status < 500 && (typeof item.error !== 'object' || item.error === null || typeof item.error.type !== 'string')) {
+    return `an item with status ${status} and no error type`;
+  }
+  return undefined;
+}
+
+/**
+ * Per-item verdicts of a 200 _bulk response. Throws when the response cannot be a verdict on this
+ * batch — not JSON, another number of items, an item without a status, for another _id, or a
+ * refusal without a cause: such an answer says nothing about the documents, so the request failed
+ * and is sent again; a document becomes a dead letter only when its own item refuses it.
+ */
 export function classifyBulkItems(batch: readonly LeasedDoc[], responseBody: string): ItemVerdicts {
-  const parsed = JSON.parse(responseBody) as { items?: Record<string, BulkItem>[] };
-  const items = parsed.items;
+  const parsed = JSON.parse(responseBody) as { items?: unknown };
+  const items = parsed?.items;
   if (!Array.isArray(items) || items.length !== batch.length) {
     throw new Error(`_bulk answered ${Array.isArray(items) ? items.length : 'no'} items for ${batch.length} documents`);
   }
-  const v: ItemVerdicts = { delivered: [], retry: [], hold: [], dead: [], throttled: false };
   items.forEach((wrapper, i) => {
+    const problem = malformed(wrapper, batch[i]!.eventId);
+    if (problem) throw new Error(`_bulk answered ${problem} (item ${i + 1} of ${items.length})`);
+  });
+  const v: ItemVerdicts = { delivered: [], retry: [], hold: [], dead: [], throttled: false };
+  items.forEach((wrapper: Record<string, BulkItem>, i) => {
     const seq = batch[i]!.seq;
-    const item = Object.values(wrapper)[0] ?? {};
-    const status = item.status ?? 0;
-    const type = item.error?.type;
-    const error = `${status} ${type ?? ''}: ${item.error?.reason ?? ''}`.trim();
+    const item = Object.values(wrapper)[0]!;
+    const status = item.status as number;
+    const type = typeof item.error?.type === 'string' ? item.error.type : undefined;
+    const reason = typeof item.error?.reason === 'string' ? item.error.reason : '';
+    const error = `${status} ${type ?? ''}: ${reason}`.trim();
     if ((status >= 200 && status < 300) || (status === 409 && type === 'version_conflict_engine_exception')) {
       v.delivered.push(seq);
     } else if (status === 429 && type === 'cluster_block_exception') {
