@@ -149,10 +149,12 @@ test('upload facts for the heartbeat and status: pending, failing with codes, re
     last_file: 'B1/b.jpg',
     last_at: new Date(midnight + 8000).toISOString(),
     last_speed_mb_s: 0.95,
+    missed_by_watcher: 0,
+    stale: [],
   });
   // The heartbeat carries the counts, which the document schema accepts.
   const hb = heartbeatUploads(uploadFacts(buffer, now));
-  assert.deepEqual(hb, { pending: 1, failing: 2, rejected: 2, today_count: 2, today_bytes: 5_000_000, last_speed_mb_s: 0.95 });
+  assert.deepEqual(hb, { pending: 1, failing: 2, rejected: 2, today_count: 2, today_bytes: 5_000_000, missed_by_watcher: 0, last_speed_mb_s: 0.95 });
   // A day later, nothing is "today".
   assert.equal(uploadFacts(buffer, new Date(2026, 10, 25, 9)).today_count, 0);
 });

@@ -185,7 +185,7 @@ function goldenReport(): StatusReport {
     heartbeat: { last: '2026-11-24T17:39:46.000Z' },
     uploads: {
       pending: 2, failing: 0, rejected: 0, failing_codes: {}, last_file: '4712/IMG_0042.jpg', last_speed_mb_s: 0.95, last_at: '2026-11-24T17:37:00.000Z',
-      today_count: 389, today_bytes: 1_300_000_000, recent_speeds_mb_s: [11.8, 12.1, 12.4, 11.9, 12, 0.9, 0.95, 0.92], baseline_mb_s: 12, slow: true,
+      today_count: 389, today_bytes: 1_300_000_000, missed_by_watcher: 0, stale: [], recent_speeds_mb_s: [11.8, 12.1, 12.4, 11.9, 12, 0.9, 0.95, 0.92], baseline_mb_s: 12, slow: true,
     },
     network: {
       online: true, since: '2026-11-20T08:00:00.000Z', sampled_at: '2026-11-24T17:39:30.000Z',

@@ -543,6 +543,11 @@ export class DocumentBuffer {
     });
   }
 
+  /** Up to `limit` files seen before `before` (ms) and not tried since, oldest first. */
+  stalePending(before: number, limit: number): { path: string; since: number }[] {
+    return this.guard(() => (this.stmts.stalePending.all(before, limit) as { path: string; updated_at: number }[]).map((r) => ({ path: r.path, since: r.updated_at })));
+  }
+
   /** Speeds of the last `n` successful uploads, oldest first (the status sparkline). */
   recentUploadSpeeds(n: number): { speedMbS: number; endedAt: number }[] {
     return this.guard(() =>
@@ -757,6 +762,7 @@ function prepare(db: Db) {
     uploadedSince: db.prepare(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM uploads WHERE status = 'uploaded' AND ended_at >= ?`),
     recentUploads: db.prepare(`SELECT speed_mb_s, ended_at FROM uploads WHERE status = 'uploaded' AND ended_at IS NOT NULL AND speed_mb_s IS NOT NULL ORDER BY ended_at DESC LIMIT ?`),
     lastUploaded: db.prepare(`SELECT path, booking_id, size, speed_mb_s, ended_at FROM uploads WHERE status = 'uploaded' AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1`),
+    stalePending: db.prepare(`SELECT path, updated_at FROM uploads WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?`),
     failingCodes: db.prepare(`SELECT http_status AS code, count(*) AS n FROM uploads WHERE status IN ('failing', 'rejected') GROUP BY http_status`),
     queueCounts: db.prepare(`SELECT priority, queued, dead FROM queue`),
     // Reads every row (length() needs the whole value, overflow pages included) to find damaged pages.

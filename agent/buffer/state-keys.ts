@@ -17,4 +17,6 @@ export const STATE_KEYS = {
   networkInterface: 'network.interface',
   /** The last network sample (interface, Wi-Fi, probes), for `status`. */
   networkLatest: 'network.latest',
+  /** Files the reconciliation scan found that the folder watcher had not reported, since the state began. */
+  uploadsMissedByWatcher: 'uploads.missed_by_watcher',
 } as const;

@@ -76,6 +76,11 @@ export const configSchema = z.strictObject({
     booking_idle_timeout: duration(SECOND, DAY, { default: '10m', doc: 'a booking with no new file for this long is finished' }),
     settle_time: duration(100, 10 * MINUTE, { default: '2s', doc: 'a file is uploaded once it has not grown for this long' }),
     rejected_retry: duration(SECOND, 30 * DAY, { default: '1h', doc: 'a file the server refused (4xx) is tried again after this long' }),
+    reconcile_interval: duration(SECOND, HOUR, {
+      default: '2m',
+      doc: 'the watch folder is listed and compared with the upload state this often: files the watcher missed are taken in, a recreated folder is watched again',
+    }),
+    stale_after: duration(MINUTE, 30 * DAY, { default: '1h', doc: 'a file seen but not yet tried for this long is a status warning that names it' }),
     speed_window: duration(SECOND, HOUR, {
       default: '5m',
       doc: 'during a booking longer than this, the speed of its uploads in the last window is compared with the baseline',

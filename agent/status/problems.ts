@@ -46,6 +46,7 @@ export function problemsOf(r: StatusReport, opts: { heartbeatIntervalMs: number;
   const codes = Object.entries(u.failing_codes).map(([code, count]) => `${count} × ${code === 'network' ? 'network error' : `HTTP ${code}`}`);
   if (u.rejected > 0) warning(`${u.rejected} file${u.rejected === 1 ? '' : 's'} refused by the upload server (${codes.join(', ')}): check that the booking exists on the server`);
   else if (u.failing > 0) warning(`${u.failing} file${u.failing === 1 ? '' : 's'} failing to upload (${codes.join(', ')}); retried automatically`);
+  for (const s of u.stale) warning(`${s.file} has waited ${ago(s.since)} to be uploaded and was never tried: is the agent stuck?`);
   if (u.slow && u.baseline_mb_s !== undefined) {
     warning(`Uploads are slow: ${u.last_speed_mb_s ?? '?'} MB/s against this booth's usual ${u.baseline_mb_s} MB/s`);
   }

@@ -35,6 +35,7 @@ export function renderStatus(r: StatusReport, problems: readonly Problem[], verd
     'Uploads',
     u.last_file ? `last ${clip(u.last_file, 30)}${u.last_speed_mb_s !== undefined ? ` at ${u.last_speed_mb_s} MB/s` : ''}, ${ago(u.last_at)}` : 'none yet',
     `today ${u.today_count} file${u.today_count === 1 ? '' : 's'}, ${formatBytes(u.today_bytes)}; ${u.pending} pending, ${u.failing + u.rejected} failing${codes(u.failing_codes)}`,
+    ...(u.missed_by_watcher > 0 ? [`${u.missed_by_watcher} missed by the folder watcher, taken in by the reconciliation scan`] : []),
   );
   if (u.recent_speeds_mb_s.length > 0) row('Speed', `${sparkline(u.recent_speeds_mb_s, u.baseline_mb_s)}  ${u.baseline_mb_s !== undefined ? `usual ${u.baseline_mb_s} MB/s` : 'no baseline yet'}`);
   const n = r.network;

@@ -76,7 +76,7 @@ export function collectStatus(config: Config, now = Date.now()): StatusReport | 
       },
       heartbeat: heartbeat ? { last: iso(heartbeat.at)! } : {},
       uploads: {
-        ...uploadFacts(buffer, new Date(now)),
+        ...uploadFacts(buffer, new Date(now), 0, config.uploads.stale_after),
         recent_speeds_mb_s: buffer.recentUploadSpeeds(40).map((u) => Math.round(u.speedMbS * 100) / 100),
         ...(usual !== undefined ? { baseline_mb_s: Math.round(usual * 100) / 100 } : {}),
         slow: degraded,

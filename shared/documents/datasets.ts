@@ -16,5 +16,7 @@ export const AGENT_ACTIONS = [
   'state_reset',
   'clock_skew',
   'disk_full',
+  'watch_folder_lost',
+  'watch_folder_restored',
 ] as const;
 export type AgentAction = (typeof AGENT_ACTIONS)[number];

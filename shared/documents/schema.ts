@@ -121,7 +121,7 @@ const heartbeat = z.strictObject({
     temperature_c: signedFloat(),
   }).optional(),
   buffer: group({ queued: long(), oldest_age_s: float(), dropped_total: long(), dead_letters: long(), size_bytes: long() }).optional(),
-  uploads: group({ pending: long(), failing: long(), rejected: long(), last_speed_mb_s: float(), today_count: long(), today_bytes: long() }).optional(),
+  uploads: group({ pending: long(), failing: long(), rejected: long(), last_speed_mb_s: float(), today_count: long(), today_bytes: long(), missed_by_watcher: long() }).optional(),
   network: group({ online: bool() }).optional(),
   clock: group({ skew_ms: signedFloat() }).optional(),
 });

@@ -2,6 +2,7 @@
 // buffer's upload state, so the status command — another process, reading while the daemon
 // writes — sees the same figures as the daemon's own heartbeat.
 import type { DocumentBuffer } from '../../buffer/buffer.ts';
+import { STATE_KEYS } from '../../buffer/state-keys.ts';
 
 export interface UploadFacts {
   /** Files seen but not yet uploaded (queued in memory or waiting in the buffer). */
@@ -18,9 +19,13 @@ export interface UploadFacts {
   /** Uploads that ended since local midnight on the booth. */
   today_count: number;
   today_bytes: number;
+  /** Files the reconciliation scan took in because the folder watcher had not reported them. */
+  missed_by_watcher: number;
+  /** Files seen longer than uploads.stale_after ago and not tried yet (the oldest few). */
+  stale: { file: string; since: string }[];
 }
 
-export function uploadFacts(buffer: DocumentBuffer, now: Date = new Date(), queued = 0): UploadFacts {
+export function uploadFacts(buffer: DocumentBuffer, now: Date = new Date(), queued = 0, staleAfterMs = Infinity): UploadFacts {
   const midnight = new Date(now);
   midnight.setHours(0, 0, 0, 0);
   const totals = buffer.uploadTotals(midnight.getTime());
@@ -31,6 +36,8 @@ export function uploadFacts(buffer: DocumentBuffer, now: Date = new Date(), queu
     failing_codes: totals.failingCodes,
     today_count: totals.since.count,
     today_bytes: totals.since.bytes,
+    missed_by_watcher: buffer.getState<number>(STATE_KEYS.uploadsMissedByWatcher) ?? 0,
+    stale: Number.isFinite(staleAfterMs) ? buffer.stalePending(now.getTime() - staleAfterMs, 5).map((r) => ({ file: r.path, since: new Date(r.since).toISOString() })) : [],
   };
   if (totals.last) {
     facts.last_file = totals.last.path;
@@ -48,6 +55,7 @@ export function heartbeatUploads(f: UploadFacts): Record<string, number> {
     rejected: f.rejected,
     today_count: f.today_count,
     today_bytes: f.today_bytes,
+    missed_by_watcher: f.missed_by_watcher,
     ...(f.last_speed_mb_s !== undefined ? { last_speed_mb_s: f.last_speed_mb_s } : {}),
   };
 }

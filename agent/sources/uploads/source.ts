@@ -3,10 +3,10 @@
 // attempt, or a rejection — in the same transaction as the file's upload state, so a file whose
 // success was recorded is never sent again, across restarts.
 //
-//   file event (chokidar) → queue → UploadClient.attempt (p-retry) → record doc + state → bookings
+//   file event (watcher.ts, or the scan of reconcile.ts) → queue → UploadClient.attempt (p-retry,
+//   the file opened by open-file.ts) → record doc + state → bookings
 import fs from 'node:fs';
 import path from 'node:path';
-import chokidar, { type FSWatcher } from 'chokidar';
 import pRetry, { AbortError } from 'p-retry';
 import { backoffDelay, retryAfterMs, sleep } from '../../backoff.ts';
 import type { DocumentBuffer, UploadRow } from '../../buffer/buffer.ts';
@@ -17,10 +17,13 @@ import type { Logger } from '../../log/logger.ts';
 import type { BoothDocument } from '../../../shared/documents/schema.ts';
 import type { Recorder } from '../recorder.ts';
 import type { Source } from '../source.ts';
-import { SpeedBaseline, summarize, summaryLine, type MomentFacts } from './bookings.ts';
+import { BookingTracker } from './booking-tracker.ts';
+import { SpeedBaseline, type MomentFacts } from './bookings.ts';
 import { uploadFacts, type UploadFacts } from './facts.ts';
 import { UploadClient, type AttemptResult } from './client.ts';
 import { openTakenIn, RefusedFile, refusalOf, type FileIdentity } from './open-file.ts';
+import { Reconciler, type ReconcileTarget } from './reconcile.ts';
+import { PhotoWatcher } from './watcher.ts';
 import { uploadUrl } from './url.ts';
 
 export interface UploadSourceOptions {
@@ -34,13 +37,6 @@ export interface UploadSourceOptions {
 /** What other sources tell uploads: the network of the moment, for upload documents (the interface used) and speed events. */
 export interface UploadContext {
   moment?: MomentFacts;
-}
-
-/** A successful upload of the booking in progress, for its rolling speed. */
-interface Done {
-  startedAt: number;
-  endedAt: number;
-  bytes: number;
 }
 
 const CHECK_INTERVAL_MS = 1000;
@@ -67,22 +63,10 @@ class FileChanged extends Error {
   }
 }
 
-interface BookingTrack {
-  lastActivity: number;
-  marker: boolean;
-  /** Successful uploads ending within the last speed_window. */
-  recent: Done[];
-  firstStartedAt?: number;
-  /** The last rolling speed measured in this booking (MB/s). */
-  rolling?: number;
-}
-
-/** A rolling speed needs this many uploads in its window to say anything. */
-const ROLLING_MIN_UPLOADS = 5;
-
-export class UploadSource implements Source {
+export class UploadSource implements Source, ReconcileTarget {
   readonly name = 'uploads';
-  private watcher: FSWatcher | undefined;
+  private readonly watcher: PhotoWatcher;
+  private readonly reconciler: Reconciler;
   private timer: NodeJS.Timeout | undefined;
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
@@ -90,12 +74,11 @@ export class UploadSource implements Source {
   private readonly unseen = new Set<string>();
   private readonly pendingRows: UploadRow[] = [];
   private readonly inFlight = new Set<string>();
-  private readonly bookings = new Map<string, BookingTrack>();
+  private readonly bookings: BookingTracker;
   /** Files waiting for their next attempt (rejected, out of retries, or disk full). */
   private readonly parked = new Map<string, NodeJS.Timeout>();
   private readonly abort = new AbortController();
   private readonly client: UploadClient;
-  private readonly baseline: SpeedBaseline;
   private readonly watchDir: string;
   /** The watch folder's file system: files on others are not uploaded. */
   private readonly watchDev: bigint;
@@ -124,40 +107,23 @@ export class UploadSource implements Source {
       idleTimeoutMs: u.idle_timeout,
       tls: opts.tls,
     });
-    this.baseline = new SpeedBaseline(buffer, recorder, logger, () => context.moment?.());
+    this.bookings = new BookingTracker(u, buffer, recorder, new SpeedBaseline(buffer, recorder, logger, () => context.moment?.()), logger);
+    const watching = { watchDir: this.watchDir, extensions: new Set(u.extensions.map((e) => e.toLowerCase())), marker: u.complete_marker, settleTimeMs: u.settle_time };
+    this.watcher = new PhotoWatcher(watching, (abs) => this.onFile(abs), logger);
+    this.reconciler = new Reconciler({ ...watching, intervalMs: u.reconcile_interval }, this, this.watcher, recorder, buffer, logger);
   }
 
   start(): void {
-    const exts = new Set(this.opts.uploads.extensions.map((e) => e.toLowerCase()));
-    const marker = this.opts.uploads.complete_marker;
-    this.watcher = chokidar.watch(this.watchDir, {
-      depth: 1,
-      ignoreInitial: false,
-      followSymlinks: false,
-      awaitWriteFinish: { stabilityThreshold: this.opts.uploads.settle_time, pollInterval: Math.min(250, this.opts.uploads.settle_time / 2) },
-      // Only <watch_dir>/<booking>/<file>: an image of a configured kind, or the booking's marker.
-      ignored: (p, stats) => {
-        const rel = path.relative(this.watchDir, p);
-        if (rel === '') return false;
-        const depth = rel.split(path.sep).length;
-        if (depth === 1) return stats ? !stats.isDirectory() : false;
-        if (depth !== 2) return true;
-        const name = path.basename(p);
-        if (name === marker) return false;
-        return !exts.has(path.extname(name).slice(1).toLowerCase());
-      },
-    });
-    this.watcher.on('add', (p) => this.onFile(p));
-    // An empty file that gets its content later; a file whose success is recorded is not sent again.
-    this.watcher.on('change', (p) => this.onFile(p));
-    this.watcher.on('error', (err) => this.logger.error('watching the photo folder failed', { watch_dir: this.watchDir, error: err }));
+    this.watcher.start();
+    this.reconciler.start();
     this.timer = setInterval(() => this.tick(), CHECK_INTERVAL_MS);
   }
 
   async stop(deadline: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
-    await this.watcher?.close();
+    await this.reconciler.stop();
+    await this.watcher.close();
     // Let uploads in flight finish until the deadline; then abandon them (they are not marked,
     // so they are uploaded again next time — the server may see them twice, never zero times).
     if (this.inFlight.size > 0) {
@@ -175,10 +141,24 @@ export class UploadSource implements Source {
     return uploadFacts(this.buffer, now, unrecorded);
   }
 
+  /** For the reconciliation scan: whether this file, as it is now, is in the source's hands. */
+  hasInHand(rel: string, size: number, mtimeMs: number): boolean {
+    if (this.queued.has(rel) || this.inFlight.has(rel) || this.parked.has(rel)) return true;
+    const row = this.buffer.getUpload(rel);
+    if (row?.status === 'uploaded') return true;
+    // Refused for good (empty, a link…) and unchanged since.
+    return row?.status === 'rejected' && row.nextAttemptAt === NEVER && row.size === size && row.mtimeMs === mtimeMs;
+  }
+
+  /** For the reconciliation scan: takes a file in as a watcher event does (never throws). */
+  takeIn(abs: string): void {
+    this.onFile(abs);
+  }
+
   /** A file event: never throws — it runs in the watcher's event handler. */
   private onFile(abs: string): void {
     try {
-      this.takeIn(abs);
+      this.intake(abs);
       this.unseen.delete(abs);
     } catch (err) {
       // The booking's row could not be written (a full disk): the file is taken in on a later check.
@@ -187,28 +167,17 @@ export class UploadSource implements Source {
     }
   }
 
-  private takeIn(abs: string): void {
+  private intake(abs: string): void {
     const rel = path.relative(this.watchDir, abs);
-    const [booking, file] = rel.split(path.sep);
+    const parts = rel.split(path.sep);
+    // Only <booking>/<file>; the watcher turns a backslash in a name into a separator, and such a
+    // path names no file (the reconciliation scan takes the real one in).
+    if (parts.length !== 2) return;
+    const [booking, file] = parts as [string, string];
     if (!booking || !file) return;
-    const track = this.track(booking);
-    if (file === this.opts.uploads.complete_marker) {
-      track.marker = true;
-      return;
-    }
+    if (file === this.opts.uploads.complete_marker) return this.bookings.marked(booking);
+    this.bookings.touch(booking);
     this.enqueue(rel);
-  }
-
-  private track(booking: string): BookingTrack {
-    let t = this.bookings.get(booking);
-    if (!t) {
-      // The row first: if it cannot be written, the booking is not tracked yet and the next try writes it.
-      if (!this.buffer.getBooking(booking)) this.buffer.putBooking({ id: booking, firstSeenAt: Date.now(), finishedAt: null, summarizedAt: null });
-      t = { lastActivity: Date.now(), marker: false, recent: [] };
-      this.bookings.set(booking, t);
-    }
-    t.lastActivity = Date.now();
-    return t;
   }
 
   /**
@@ -286,7 +255,7 @@ export class UploadSource implements Source {
   private tick(): void {
     for (const abs of [...this.unseen]) this.onFile(abs);
     try {
-      this.checkBookings();
+      this.bookings.summarizeFinished((id) => [...this.queued, ...this.inFlight].some((rel) => rel.startsWith(`${id}${path.sep}`)));
     } catch (err) {
       this.logger.error('upload housekeeping failed', { error: err });
     }
@@ -411,36 +380,7 @@ export class UploadSource implements Source {
       endedAt: r.endedAt,
     });
     this.afterUpload(rel, booking, file);
-    this.judgeRolling(booking, this.track(booking), r);
-  }
-
-  /**
-   * The rolling speed of a long booking: bytes over wall time of the uploads that ended in the
-   * last speed_window, once the booking has run for a whole window. A slowdown that starts an hour
-   * into a three-hour event is recorded minutes later, not when the event ends.
-   */
-  private judgeRolling(booking: string, track: BookingTrack, r: AttemptResult): void {
-    const window = this.opts.uploads.speed_window;
-    track.firstStartedAt = Math.min(track.firstStartedAt ?? r.startedAt, r.startedAt);
-    track.recent.push({ startedAt: r.startedAt, endedAt: r.endedAt, bytes: r.bytes });
-    const from = r.endedAt - window;
-    while (track.recent.length > 0 && track.recent[0]!.endedAt < from) track.recent.shift();
-    if (r.endedAt - track.firstStartedAt < window || track.recent.length < ROLLING_MIN_UPLOADS) return;
-    // Over the wall time those uploads span, as a booking's speed is: with concurrent uploads the
-    // sum of their own speeds would overstate it.
-    const start = Math.min(...track.recent.map((d) => d.startedAt));
-    const bytes = track.recent.reduce((sum, d) => sum + d.bytes, 0);
-    const end = Math.max(...track.recent.map((d) => d.endedAt));
-    const speed = bytes / 1e6 / Math.max(0.001, (end - start) / 1000);
-    track.rolling = speed;
-    const judged = this.baseline.judgeRolling(booking, speed, Math.round(window / 1000));
-    if (!judged.event) return;
-    try {
-      this.recorder.record([judged.event], (tx) => tx.setState(SpeedBaseline.stateKey, judged.next));
-    } catch (err) {
-      // Judged again with the next upload.
-      if (!(err instanceof DiskFullError)) throw err;
-    }
+    this.bookings.uploaded(booking, { startedAt: r.startedAt, endedAt: r.endedAt, bytes: r.bytes });
   }
 
   private rejected(rel: string, booking: string, file: string, base: UploadRow, r: AttemptResult, attempts: number): void {
@@ -494,39 +434,6 @@ export class UploadSource implements Source {
       }
     } catch (err) {
       this.logger.error(`could not ${u.after_upload} an uploaded file`, { file: rel, error: err });
-    }
-  }
-
-  private checkBookings(): void {
-    const now = Date.now();
-    for (const [id, t] of this.bookings) {
-      const finished = t.marker || now - t.lastActivity >= this.opts.uploads.booking_idle_timeout;
-      if (!finished) continue;
-      const busy = [...this.queued, ...this.inFlight].some((rel) => rel.startsWith(`${id}${path.sep}`));
-      if (busy) continue;
-      const files = this.buffer.bookingUploads(id);
-      if (files.length === 0 || files.some((f) => f.status === 'pending' || f.status === 'failing')) continue;
-      const row = this.buffer.getBooking(id);
-      if (row?.summarizedAt) {
-        this.bookings.delete(id);
-        continue;
-      }
-      const summary = summarize(id, files);
-      const line = summaryLine(summary);
-      const { id: bookingId, ...fields } = summary;
-      const docs = [this.recorder.make('booth.booking', { message: line, booking: { id: bookingId, ...fields } })];
-      const judged = summary.count_images > 0 ? this.baseline.judgeBooking(id, summary.speed_in_mb_s, t.rolling) : undefined;
-      try {
-        this.recorder.record(judged?.event ? [...docs, judged.event] : docs, (tx) => {
-          tx.putBooking({ id, firstSeenAt: row?.firstSeenAt ?? now, finishedAt: now, summarizedAt: now });
-          if (judged) tx.setState(SpeedBaseline.stateKey, judged.next);
-        });
-      } catch (err) {
-        if (err instanceof DiskFullError) continue;
-        throw err;
-      }
-      this.logger.info(line, { booking: id, images: summary.count_images, bytes: summary.size_bytes, speed_mb_s: summary.speed_in_mb_s });
-      this.bookings.delete(id);
     }
   }
 

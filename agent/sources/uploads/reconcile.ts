@@ -1,0 +1,154 @@
+// The reconciliation scan: the agent's own check that the watcher is doing its job. A file watcher
+// misses things — a folder deleted and created again (the watcher keeps the old inode and goes
+// quiet), names it garbles, a file that grows with long pauses — and a missed photo is a photo
+// never uploaded, silently. So every `uploads.reconcile_interval` the folder itself is listed
+// (asynchronously: no blocking call on the event loop, however many files) and compared with what
+// the upload source has in hand. A file present, of a configured kind, settled for longer than the
+// watcher needs, and unknown to the source is taken in and counted (`uploads.missed_by_watcher`,
+// in the heartbeat and `status`); a watch folder that vanished, or was created anew, is said so
+// (log and `booth.agent` event) and watched again.
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { DocumentBuffer } from '../../buffer/buffer.ts';
+import { STATE_KEYS } from '../../buffer/state-keys.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { Recorder } from '../recorder.ts';
+import { isCandidate, type PhotoWatcher, type PhotoWatcherOptions } from './watcher.ts';
+
+export interface ReconcileTarget {
+  /** Whether the source has this file in hand (queued, in flight, waiting to retry, uploaded or refused as it is now). */
+  hasInHand(rel: string, size: number, mtimeMs: number): boolean;
+  /** Takes in a file, as a watcher event does. */
+  takeIn(abs: string): void;
+}
+
+export interface ReconcileOptions extends PhotoWatcherOptions {
+  intervalMs: number;
+}
+
+/** Beyond settle_time, how long a settled file may go unreported before it counts as missed. */
+const WATCHER_GRACE_MS = 10_000;
+
+type Identity = { dev: bigint; ino: bigint } | 'gone';
+
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<string[]> | undefined;
+  private identity: Identity | undefined;
+  private readonly opts: ReconcileOptions;
+  private readonly target: ReconcileTarget;
+  private readonly watcher: PhotoWatcher;
+  private readonly recorder: Recorder;
+  private readonly buffer: DocumentBuffer;
+  private readonly logger: Logger;
+
+  constructor(opts: ReconcileOptions, target: ReconcileTarget, watcher: PhotoWatcher, recorder: Recorder, buffer: DocumentBuffer, logger: Logger) {
+    this.opts = opts;
+    this.target = target;
+    this.watcher = watcher;
+    this.recorder = recorder;
+    this.buffer = buffer;
+    this.logger = logger;
+  }
+
+  start(): void {
+    void this.folderIdentity().then((id) => (this.identity ??= id));
+    this.timer = setInterval(() => void this.scan(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.scanning;
+  }
+
+  /** One scan (one at a time); resolves with the files it took in that the watcher had missed. */
+  scan(now = Date.now()): Promise<string[]> {
+    this.scanning ??= this.scanOnce(now)
+      .catch((err: unknown) => {
+        this.logger.error('the reconciliation scan of the photo folder failed', { watch_dir: this.opts.watchDir, error: err });
+        return [];
+      })
+      .finally(() => (this.scanning = undefined));
+    return this.scanning;
+  }
+
+  private async scanOnce(now: number): Promise<string[]> {
+    if (!(await this.checkFolder())) return [];
+    const missed: string[] = [];
+    for (const booking of await readDir(this.opts.watchDir)) {
+      if (!booking.isDirectory()) continue;
+      const dir = path.join(this.opts.watchDir, booking.name);
+      for (const entry of await readDir(dir)) {
+        if (!entry.isFile() || !isCandidate(entry.name, this.opts)) continue;
+        const abs = path.join(dir, entry.name);
+        const rel = path.join(booking.name, entry.name);
+        const stat = await fsp.lstat(abs, { bigint: true }).catch(() => undefined);
+        if (!stat?.isFile()) continue;
+        // Still settling, or just settled: the watcher's to report.
+        const mtimeMs = Math.round(Number(stat.mtimeNs) / 1e6);
+        if (now - mtimeMs < this.opts.settleTimeMs + WATCHER_GRACE_MS) continue;
+        if (entry.name === this.opts.marker) {
+          this.target.takeIn(abs);
+          continue;
+        }
+        if (this.target.hasInHand(rel, Number(stat.size), mtimeMs)) continue;
+        missed.push(rel);
+        this.target.takeIn(abs);
+      }
+    }
+    if (missed.length > 0) this.countMissed(missed);
+    return missed;
+  }
+
+  /**
+   * Whether the folder is there to scan. A folder that is gone is said once; one that is back, or
+   * was replaced by a new one (another inode), is said and watched afresh.
+   */
+  private async checkFolder(): Promise<boolean> {
+    const now = await this.folderIdentity();
+    const before = this.identity;
+    this.identity = now;
+    if (now === 'gone') {
+      if (before !== 'gone') this.event('watch_folder_lost', `The photo folder ${this.opts.watchDir} is gone: nothing new can be uploaded until it is back`);
+      return false;
+    }
+    if (before !== undefined && (before === 'gone' || before.dev !== now.dev || before.ino !== now.ino)) {
+      this.event('watch_folder_restored', `The photo folder ${this.opts.watchDir} was created anew; watching it again`);
+      await this.watcher.restart();
+    }
+    return true;
+  }
+
+  private async folderIdentity(): Promise<Identity> {
+    try {
+      const st = await fsp.stat(this.opts.watchDir, { bigint: true });
+      return st.isDirectory() ? { dev: st.dev, ino: st.ino } : 'gone';
+    } catch {
+      return 'gone';
+    }
+  }
+
+  private countMissed(missed: string[]): void {
+    try {
+      const total = (this.buffer.getState<number>(STATE_KEYS.uploadsMissedByWatcher) ?? 0) + missed.length;
+      this.buffer.setState(STATE_KEYS.uploadsMissedByWatcher, total);
+    } catch {
+      // A full disk: counted with the next one.
+    }
+    this.logger.warn('the folder watcher missed files; the reconciliation scan took them in', { files: missed.slice(0, 20), count: missed.length });
+  }
+
+  private event(action: 'watch_folder_lost' | 'watch_folder_restored', message: string): void {
+    this.logger.warn(message, { watch_dir: this.opts.watchDir });
+    this.recorder.record([this.recorder.event(action, message)]);
+  }
+}
+
+async function readDir(dir: string) {
+  try {
+    return await fsp.readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
