@@ -93,3 +93,18 @@ test('a file seen but never tried for longer than uploads.stale_after: status WA
   const fresh = await runCli(['status', '--config', writeConfig(tempDir(t), { state_dir: cfg.stateDir, uploads: { stale_after: '3h' } }).file]);
   assert.doesNotMatch(fresh.stdout, /has waited/, 'not before stale_after');
 });
+
+test('a file name with terminal control sequences: status prints them as escapes, never raw', async (t) => {
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir);
+  const hostile = 'B1/x\x1b]0;PWNED\x07\x1b[2K\x1b[1A\x1b[31m\u202egpj.jpg';
+  const buffer = DocumentBuffer.open({ stateDir: cfg.stateDir, maxSizeBytes: 256e6, maxAgeMs: 30 * 86_400_000, booth: BOOTH });
+  buffer.putUpload({ path: hostile, bookingId: 'B1', size: 1000, mtimeMs: 1, status: 'uploaded', attempts: 1, speedMbS: 5, startedAt: Date.now() - 2000, endedAt: Date.now() - 1000 });
+  buffer.close();
+  const r = await runCli(['status', '--config', cfg.file]);
+  assert.doesNotMatch(r.stdout, /[\x00-\x09\x0b-\x1f\x7f\u202e]/, 'no control character reaches the terminal');
+  assert.match(r.stdout, /x\\x1b\]0;PWN/, 'the name is shown, escaped');
+  // JSON escapes them by itself, and keeps the name exact.
+  const j = JSON.parse((await runCli(['status', '--config', cfg.file, '--json'])).stdout) as { uploads: { last_file: string } };
+  assert.equal(j.uploads.last_file, hostile);
+});

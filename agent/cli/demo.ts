@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { printable } from '../printable.ts';
 import type { Command } from './command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 
@@ -34,7 +35,7 @@ export const demo: Command = {
     }
     const [{ UploadReceiver }, { OpenSearchStandIn }] = standIns;
     const quick = values['quick'] === true;
-    const say = (line = '') => stdout.write(`${line}\n`);
+    const say = (line = '') => stdout.write(`${printable(line)}\n`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-demo-'));
     const receiver = await UploadReceiver.start({ rateBytesPerSec: FAST });
     const standIn = await OpenSearchStandIn.start();

@@ -2,6 +2,7 @@
 // interface, Wi-Fi, and every probe with its times or its error in words. Exit 0 online, 1
 // degraded (online, but something failed on the way), 2 offline. Measures only: records nothing,
 // so it runs beside the daemon.
+import { printableDeep } from '../printable.ts';
 import { NetworkSource, networkOptions, type NetworkSample } from '../sources/network/source.ts';
 import type { ProbeResult } from '../sources/network/probe.ts';
 import { CONFIG_OPTION, type Command } from './command.ts';
@@ -19,7 +20,7 @@ export const probeCommand: Command = {
     const sample = await new NetworkSource(networkOptions(config)).sample();
     const verdict = judge(sample);
     if (ctx.values['json']) ctx.stdout.write(`${JSON.stringify({ booth: config.booth.id, verdict, ...sample, at: new Date(sample.at).toISOString() })}\n`);
-    else ctx.stdout.write(render(config.booth.id, sample, verdict));
+    else ctx.stdout.write(render(config.booth.id, printableDeep(sample), verdict));
     return EXIT_OF[verdict];
   },
 };
