@@ -69,3 +69,30 @@ test('fleet-setup --url with a path applies every resource under that path', { t
   assert.match(r.stdout, /13 created, 0 updated, 0 unchanged/, 'every resource but the Slack channel (no webhook given)');
   assert.ok(standIn.requests.length > 0 && standIn.requests.every((q) => q.path.startsWith('/opensearch/')), [...new Set(standIn.requests.map((q) => q.path))].join(' '));
 });
+
+test('a 401 that echoes the decoded Basic credential: the password is in neither the stored state, status --json, status nor the log', { timeout: 30_000 }, async (t) => {
+  const password = 'pw-Echo-7781-secret';
+  const standIn = await OpenSearchStandIn.start({ seed: 7 });
+  t.after(() => standIn.close());
+  const reason = `authentication failed for [booth-writer:${password}] (Basic ${Buffer.from(`booth-writer:${password}`).toString('base64')})`;
+  standIn.faults.hostile = { kind: 'body', status: 401, body: JSON.stringify({ error: { type: 'security_exception', reason }, status: 401 }) };
+  const dir = tempDir(t);
+  fs.writeFileSync(`${dir}/password`, password, { mode: 0o600 });
+  const cfg = writeConfig(dir, { opensearch: { url: standIn.url, auth: { type: 'basic', username: 'booth-writer', password_file: `${dir}/password` }, retry: { min_delay: '20ms', max_delay: '2s' } } });
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child);
+  await waitUntil(() => standIn.requests.some((r) => r.status === 401), 10_000, () => 'a 401');
+  await new Promise((r) => setTimeout(r, 500));
+  child.kill('SIGTERM');
+  const result = await done;
+  assert.equal(result.code, 0, result.stderr);
+  const json = await runCli(['status', '--config', cfg.file, '--json']);
+  const text = await runCli(['status', '--config', cfg.file]);
+  const message = (JSON.parse(json.stdout) as { shipping: { last_error?: { message: string } } }).shipping.last_error?.message ?? '';
+  assert.match(message, /security_exception authentication failed for \[\[REDACTED\]\]/, 'the reason is kept, the secret is not');
+  const stored = fs.readFileSync(`${cfg.stateDir}/buffer.db`).toString('latin1') + (fs.existsSync(`${cfg.stateDir}/buffer.db-wal`) ? fs.readFileSync(`${cfg.stateDir}/buffer.db-wal`).toString('latin1') : '');
+  for (const [where, out] of [['status --json', json.stdout], ['status', text.stdout], ['the log', result.stderr], ['the database', stored]] as const) {
+    assert.ok(!out.includes(password), `${where} holds the password`);
+    assert.ok(!out.includes(Buffer.from(`booth-writer:${password}`).toString('base64')), `${where} holds the encoded credential`);
+  }
+});

@@ -12,10 +12,10 @@ export const statusCommand: Command = {
   usage: 'booth-agent status [--config PATH] [--json]',
   options: { ...CONFIG_OPTION, json: { type: 'boolean' } },
   async run(ctx) {
-    const { config, path } = configFor(ctx);
+    const { config, path, secrets } = configFor(ctx);
     let report;
     try {
-      report = collectStatus(config);
+      report = collectStatus(config, Date.now(), secrets.values());
     } catch (err) {
       const message = `cannot read the agent's state in ${config.state_dir}: ${(err as Error).message}`;
       ctx.stdout.write(ctx.values['json'] ? `${JSON.stringify({ verdict: 'UNKNOWN', problems: [{ severity: 'critical', message }] })}\n` : `UNKNOWN: ${printable(message)}\n`);

@@ -8,6 +8,7 @@ import { DocumentBuffer } from '../buffer/buffer.ts';
 import { STATE_KEYS } from '../buffer/state-keys.ts';
 import { DB_FILE } from '../buffer/open.ts';
 import type { Config } from '../config/schema.ts';
+import { redactor } from '../log/logger.ts';
 import { isRunning, readPidFile } from '../pid-file.ts';
 import type { NetworkSample } from '../sources/network/source.ts';
 import { uploadFacts, type UploadFacts } from '../sources/uploads/facts.ts';
@@ -42,7 +43,11 @@ interface ShipError {
 }
 
 /** Reads the state directory; undefined when there is no database yet (the agent never ran). */
-export function collectStatus(config: Config, now = Date.now()): StatusReport | undefined {
+/**
+ * The booth's health from its state. `secrets` (the config's secret values) are scrubbed from the
+ * stored server messages it shows — also from a database written before the agent scrubbed them.
+ */
+export function collectStatus(config: Config, now = Date.now(), secrets: Iterable<string> = []): StatusReport | undefined {
   if (!fs.existsSync(path.join(config.state_dir, DB_FILE))) return undefined;
   const buffer = DocumentBuffer.open({ stateDir: config.state_dir, maxSizeBytes: config.buffer.max_size, maxAgeMs: config.buffer.max_age, booth: { id: config.booth.id, country: config.booth.country }, readOnly: true });
   try {
@@ -50,6 +55,7 @@ export function collectStatus(config: Config, now = Date.now()): StatusReport | 
     const pid = readPidFile(config.state_dir);
     const running = pid !== undefined && isRunning(pid);
     const stats = buffer.stats();
+    const { scrubText } = redactor(secrets);
     const lastError = buffer.getState<ShipError | null>(STATE_KEYS.shipLastError);
     const authProblem = buffer.getState<ShipError | null>(STATE_KEYS.shipAuthProblem);
     const baseline = buffer.getState<Baseline>(SpeedBaseline.stateKey);
@@ -71,7 +77,7 @@ export function collectStatus(config: Config, now = Date.now()): StatusReport | 
         oldest_unsent_age_s: stats.oldestRecordedAt === null ? 0 : Math.max(0, Math.round((now - stats.oldestRecordedAt) / 1000)),
         dead_letters: stats.deadLetters,
         dropped_total: stats.droppedTotal,
-        ...(lastError ? { last_error: { at: iso(lastError.at)!, message: lastError.message, ...(lastError.status ? { status: lastError.status } : {}) } } : {}),
+        ...(lastError ? { last_error: { at: iso(lastError.at)!, message: scrubText(lastError.message), ...(lastError.status ? { status: lastError.status } : {}) } } : {}),
         auth_problem: Boolean(authProblem),
       },
       heartbeat: heartbeat ? { last: iso(heartbeat.at)! } : {},

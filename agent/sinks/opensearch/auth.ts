@@ -5,6 +5,25 @@ import type { AuthSettings } from './settings.ts';
 
 export type Headers = Record<string, string>;
 
+/**
+ * The secret values of these settings, in every form a server might echo them (a 401 quoting the
+ * decoded Basic credential, say): scrubbed from what the sink stores and logs.
+ */
+export function authSecrets(auth: AuthSettings): string[] {
+  switch (auth.type) {
+    case 'none':
+      return [];
+    case 'basic': {
+      const pair = `${auth.username}:${auth.password}`;
+      return [auth.password, pair, Buffer.from(pair).toString('base64')];
+    }
+    case 'bearer':
+      return [auth.token];
+    case 'sigv4':
+      return [auth.secretAccessKey];
+  }
+}
+
 /** Adds the authentication headers for a request to `url` with `body` (already compressed if it is). */
 export function authenticate(auth: AuthSettings, method: string, url: URL, headers: Headers, body: Buffer, now: Date = new Date()): Headers {
   switch (auth.type) {

@@ -14,10 +14,11 @@
 import pRetry from 'p-retry';
 import type { DocumentBuffer, LeasedDoc, Settlement } from '../../buffer/buffer.ts';
 import { STATE_KEYS } from '../../buffer/state-keys.ts';
-import type { Logger } from '../../log/logger.ts';
+import { redactor, type Logger } from '../../log/logger.ts';
 import { backoffDelay, retryAfterMs, sleep } from '../../backoff.ts';
 import type { ClockSkew } from '../clock-skew.ts';
 import type { Sink } from '../sink.ts';
+import { authSecrets } from './auth.ts';
 import { classifyBulkItems, classifyStatus, type WholeVerdict } from './classify.ts';
 import { bulkPath, encodeBulk, encodeIngest } from './encoder.ts';
 import { Pace } from './pace.ts';
@@ -63,6 +64,8 @@ export class OpenSearchSink implements Sink {
   private readonly random: () => number;
   private readonly pollMs: number;
   private readonly now: () => number;
+  /** A server may echo our credentials (a 401 quoting them): scrubbed from what is stored for `status`. */
+  private readonly scrub: (text: string) => string;
   /** Aborts sleeps and the request in flight when the stop deadline passes. */
   private readonly abort = new AbortController();
   private stopping = false;
@@ -93,6 +96,7 @@ export class OpenSearchSink implements Sink {
     this.random = opts.random ?? Math.random;
     this.pollMs = opts.pollMs ?? POLL_MS;
     this.now = opts.now ?? (() => performance.now());
+    this.scrub = redactor(authSecrets(settings.auth)).scrubText;
     this.pace = new Pace({ minDelayMs: settings.minDelayMs, maxDelayMs: settings.maxDelayMs, now: this.now, random: this.random });
   }
 
@@ -359,7 +363,7 @@ export class OpenSearchSink implements Sink {
     const wait = throttle ? this.pace.waitMs(heard) : backoffDelay(this.outageAttempts, minDelayMs, maxDelayMs, this.random);
     const delay = auth ? maxDelayMs : Math.min(maxDelayMs, Math.max(wait, failed?.retryAfter ?? 0));
     const status = failed && 'status' in failed.verdict ? failed.verdict.status : undefined;
-    const entry = { at: Date.now(), message: error.message, ...(status ? { status } : {}), retry_in_ms: delay };
+    const entry = { at: Date.now(), message: this.scrub(error.message), ...(status ? { status } : {}), retry_in_ms: delay };
     try {
       this.buffer.setState(STATE_KEYS.shipLastError, entry);
       if (auth) this.buffer.setState(STATE_KEYS.shipAuthProblem, entry);
