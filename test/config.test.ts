@@ -171,7 +171,8 @@ const BAD: BadCase[] = [
   {
     name: 'an invalid header name in uploads.headers',
     config: (f) => cfg(f, { uploads: { headers: { 'Bad Header': 'x' } } }),
-    problems: () => [{ path: 'uploads.headers', includes: ['HTTP header names', 'got a map ({"Bad Header":"x"})'] }],
+    // Its keys are named; its values are not echoed (a header's value may be a secret).
+    problems: () => [{ path: 'uploads.headers', includes: ['HTTP header names', 'got a map (keys "Bad Header") (not shown: it may hold a secret)'] }],
   },
   {
     name: 'an upper-case index prefix (opensearch.index_prefix: Booth)',
@@ -946,4 +947,47 @@ test('booth.country: the ISO 3166-1 list — every code is one ICU knows; withdr
   for (const code of COUNTRY_CODES) assert.ok(icu.of(code), `${code} is a region ICU knows`);
   for (const code of ['SU', 'YU', 'CS', 'AN', 'UK', 'EU', 'UN', 'ZZ', 'QO', 'XA', 'AC']) assert.ok(!COUNTRY_CODES.has(code), `${code} is not an ISO 3166-1 country`);
   for (const code of ['US', 'DE', 'GB', 'JP', 'BR', 'ZA', 'XK']) assert.ok(COUNTRY_CODES.has(code), code);
+});
+
+// --- secrets never echoed, hostile files (issue 16 items 13 and 16) ---
+
+test('config problems never echo what may be a secret: an inline header_files value, headers as a string, a URL with user:password, a credential header in headers', (t) => {
+  const f = fixture(t);
+  writeFixture(f, cfg(f, { uploads: { header_files: { Authorization: 'Bearer Inline-Secret-4412' }, url: 'ftp://user:Url-Secret-9931@host/{file}' } }));
+  const first = loadConfig(f.file);
+  assert.equal(first.ok, false);
+  const all = lines(first.ok ? [] : first.problems);
+  assert.ok(!all.includes('Inline-Secret-4412') && !all.includes('Url-Secret-9931'), all);
+  assert.match(all, /uploads\.header_files\.Authorization: cannot read the secret file \(the value given is not a path and is not shown/);
+  assert.match(all, /uploads\.url: .*ftp:\/\/…@host/);
+
+  writeFixture(f, `${stringify(cfg(f))}`.replace(/uploads:\n/, 'uploads:\n  headers: "Authorization: Bearer String-Secret-5521"\n'));
+  const second = lines((loadConfig(f.file) as { problems: Problem[] }).problems);
+  assert.ok(!second.includes('String-Secret-5521'), second);
+  assert.match(second, /uploads\.headers: .*got a string \(not shown: it may hold a secret\)/);
+
+  writeFixture(f, cfg(f, { uploads: { headers: { 'X-Upload-Key': 'Key-Secret-1' } } }));
+  const third = lines((loadConfig(f.file) as { problems: Problem[] }).problems);
+  assert.match(third, /uploads\.headers\.X-Upload-Key: a credential must not be written in the config file/);
+});
+
+test('a header file whose value holds a line break: check-config says so (78), without the value', async (t) => {
+  const f = fixture(t);
+  const file = secretFile(f, 'upload-auth', 'Bearer Line-Secret-77\r\nX-Injected: 1', 0o600);
+  writeFixture(f, cfg(f, { uploads: { header_files: { Authorization: file } } }));
+  const r = await runCli(['check-config', '--config', f.file]);
+  assert.equal(r.code, 78, r.stderr);
+  assert.match(r.stderr, /uploads\.header_files\.Authorization: .* holds a line break or a control character inside the value/);
+  assert.ok(!r.stderr.includes('Line-Secret-77'));
+});
+
+test('a YAML alias bomb ("billion laughs"): exit 78 naming the problem, no stack', async (t) => {
+  const f = fixture(t);
+  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+  fs.writeFileSync(f.file, `${levels.join('\n')}\n`);
+  const r = await runCli(['check-config', '--config', f.file]);
+  assert.equal(r.code, 78, r.stderr);
+  assert.match(r.stderr, /the YAML expands too many aliases/);
+  assert.doesNotMatch(r.stderr, /ReferenceError|    at /);
 });

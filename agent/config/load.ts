@@ -55,7 +55,14 @@ export function loadConfig(file: string): LoadResult {
     }
     return fail();
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // yaml refuses more alias expansions than this: a "billion laughs" file would take the memory.
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    problems.push({ path: file, message: `the YAML expands too many aliases (*name references; more than 100): ${(err as Error).message}` });
+    return fail();
+  }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     problems.push({ path: file, message: 'expected a YAML map of settings at the top level' });
     return fail();
@@ -151,7 +158,7 @@ function describeIssue(issue: Issue, raw: unknown): Problem[] {
     });
   }
   const value = valueAt(raw, path);
-  const got = value === undefined ? '' : `, got ${describeValue(value)}`;
+  const got = value === undefined ? '' : `, got ${MAY_HOLD_SECRETS.test(path.join('.')) ? `${kindOf(value)} (not shown: it may hold a secret)` : describeValue(value)}`;
   const where = path.join('.') || '(top level)';
   if (issue.code === 'invalid_type' && issue.expected === 'object') {
     // A section that is missing or given as something other than a map ("booth: FB-1042").
@@ -170,11 +177,23 @@ function valueAt(raw: unknown, path: string[]): unknown {
   return v;
 }
 
+/** Keys whose values are not echoed in a problem: a header's value may be a secret. */
+const MAY_HOLD_SECRETS = /^uploads\.(headers|header_files)(\.|$)/;
+
+/** A value described without its content (a map by its keys). */
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return `a map (keys ${truncate(Object.keys(v).map((k) => JSON.stringify(k)).join(', '))})`;
+  return `a ${typeof v}`;
+}
+
 function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return `a list (${truncate(JSON.stringify(v))})`;
   if (typeof v === 'object') return `a map (${truncate(JSON.stringify(v))})`;
-  if (typeof v === 'string') return JSON.stringify(truncate(v));
+  // A URL's user:password is not echoed (ftp://user:pass@host).
+  if (typeof v === 'string') return JSON.stringify(truncate(v.replace(/(\/\/)[^/@\s]*@/, '$1…@')));
   return String(v);
 }
 
@@ -208,7 +227,10 @@ function editDistance(a: string, b: string): number {
 }
 
 // Header names whose values are credentials: they belong in uploads.header_files.
-const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|x-auth-token)$|token|secret|password/i;
+const SECRET_HEADER = /auth|cookie|token|secret|passw|key|credential|signature|session/i;
+
+/** A header value as HTTP allows it: no CR, LF, NUL or other control character but the tab. */
+const HEADER_VALUE_RE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
 
 function crossChecks(config: Config, raw: unknown): Problem[] {
   const problems: Problem[] = [];
@@ -238,7 +260,8 @@ function crossChecks(config: Config, raw: unknown): Problem[] {
       problems.push({ path: `${key}.min_delay`, message: `expected at most ${key}.max_delay (${given('max_delay')}), got ${given('min_delay')}` });
     }
   }
-  for (const name of Object.keys(config.uploads.headers)) {
+  for (const [name, value] of Object.entries(config.uploads.headers)) {
+    if (!HEADER_VALUE_RE.test(value)) problems.push({ path: `uploads.headers.${name}`, message: 'expected a header value without line breaks or control characters' });
     if (SECRET_HEADER.test(name)) {
       problems.push({ path: `uploads.headers.${name}`, message: 'a credential must not be written in the config file: put it in a file (mode 600) and name that file in uploads.header_files' });
     }
@@ -309,6 +332,11 @@ function fileChecks(config: Config, secrets: Secrets, warnings: Problem[]): Prob
   }
   for (const [header, file] of Object.entries(config.uploads.header_files)) {
     readSecret(`uploads.header_files.${header}`, file, secrets, problems, warnings);
+    const value = secrets.get(`uploads.header_files.${header}`);
+    if (value !== undefined && !HEADER_VALUE_RE.test(value)) {
+      // Every upload would fail with it, as a "network error": said now, the value not shown.
+      problems.push({ path: `uploads.header_files.${header}`, message: `${file} holds a line break or a control character inside the value: a header value is one line` });
+    }
   }
   return problems;
 }
@@ -344,7 +372,9 @@ function readSecret(key: string, file: string, secrets: Secrets, problems: Probl
     stat = fs.statSync(file);
     value = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    problems.push({ path: key, message: `cannot read the secret file ${file}: ${describeFsError(err)}` });
+    // A value that is no path may be the secret itself, written where its file belongs: not echoed.
+    const shown = /^\.{0,2}\/\S*$/.test(file) ? ` ${file}` : ' (the value given is not a path and is not shown: it may be the secret itself — name a file holding it)';
+    problems.push({ path: key, message: `cannot read the secret file${shown}: ${describeFsError(err)}` });
     return;
   }
   if (value.trim() === '') {
