@@ -624,7 +624,7 @@ test('header_files and tls.key_file secrets are read and checked for permissions
   const auth = secretFile(f, 'auth', 'Token abcdef0123456789\n', 0o604);
   const cert = secretFile(f, 'client.pem', 'CERT', 0o644);
   const key = secretFile(f, 'client.key', 'KEY-0123456789', 0o640);
-  writeFixture(f, cfg(f, { uploads: { header_files: { Authorization: auth }, tls: { cert_file: cert, key_file: key } } }));
+  writeFixture(f, cfg(f, { uploads: { url: 'https://fulfil.example.com/{booking_id}/{file}', header_files: { Authorization: auth }, tls: { cert_file: cert, key_file: key } } }));
   const result = loadConfig(f.file);
   assert.ok(result.ok, result.ok ? '' : lines(result.problems));
   assert.equal(result.secrets.get('uploads.header_files.Authorization'), 'Token abcdef0123456789');
@@ -990,4 +990,18 @@ test('a YAML alias bomb ("billion laughs"): exit 78 naming the problem, no stack
   assert.equal(r.code, 78, r.stderr);
   assert.match(r.stderr, /the YAML expands too many aliases/);
   assert.doesNotMatch(r.stderr, /ReferenceError|    at /);
+});
+
+test('credentials over plain http: a warning for OpenSearch auth and for upload header_files; none over https', (t) => {
+  const f = fixture(t);
+  const pw = secretFile(f, 'pw', 'pw-0123456789');
+  writeFixture(f, cfg(f, { uploads: { url: 'http://fulfil.example.com/{booking_id}/{file}', header_files: { Authorization: pw } }, opensearch: { url: 'http://search.example.com:9200', auth: { type: 'basic', username: 'booth', password_file: pw } } }));
+  const plain = loadConfig(f.file);
+  assert.ok(plain.ok, plain.ok ? '' : lines(plain.problems));
+  assert.deepEqual(plain.warnings.map((w) => w.path).sort(), ['opensearch.url', 'uploads.url']);
+  assert.match(formatProblem(plain.warnings.find((w) => w.path === 'opensearch.url')!), /credentials \(opensearch\.auth\.type basic\) over plain http/);
+  writeFixture(f, cfg(f, { uploads: { url: 'https://fulfil.example.com/{booking_id}/{file}', header_files: { Authorization: pw } }, opensearch: { url: 'https://search.example.com:9200', auth: { type: 'basic', username: 'booth', password_file: pw } } }));
+  const secure = loadConfig(f.file);
+  assert.ok(secure.ok);
+  assert.deepEqual(secure.warnings, []);
 });

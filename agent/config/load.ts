@@ -90,6 +90,13 @@ export function loadConfig(file: string): LoadResult {
     const key = !config.uploads.tls.verify ? 'uploads.tls.verify' : 'opensearch.tls.verify';
     warnings.push({ path: key, message: 'certificate verification is off: anyone on the network path can read and alter the traffic' });
   }
+  // Credentials over plain HTTP: anyone on the venue's network can read them.
+  if (config.opensearch.url?.startsWith('http:') && config.opensearch.auth.type !== 'none') {
+    warnings.push({ path: 'opensearch.url', message: `credentials (opensearch.auth.type ${config.opensearch.auth.type}) over plain http: anyone on the network path can read them; use https` });
+  }
+  if (config.uploads.url.startsWith('http:') && Object.keys(config.uploads.header_files).length > 0) {
+    warnings.push({ path: 'uploads.url', message: 'credentials (uploads.header_files) over plain http: anyone on the network path can read them; use https' });
+  }
   return { ok: true, path: file, config, secrets, warnings };
 }
 
