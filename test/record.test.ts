@@ -423,3 +423,46 @@ test('export output can be recorded again elsewhere, unchanged (labels with dots
   const copy = buffered(other.stateDir).sort((a, b) => a.event.id.localeCompare(b.event.id));
   assert.deepEqual(copy, original, 'same ids, same booth, same fields');
 });
+
+// --- hostile input and a busy database (issue 16 item 16) ---
+
+test('record while another process holds the write lock for 7 s (past the 5 s busy timeout): it waits, says so, records everything, exits 0', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir);
+  DocumentBuffer.open({ stateDir: cfg.stateDir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH }).close();
+  const Database = (await import('better-sqlite3')).default;
+  const holder = new Database(path.join(cfg.stateDir, 'buffer.db'));
+  holder.pragma('busy_timeout = 0');
+  holder.prepare('BEGIN IMMEDIATE').run();
+  const released = setTimeout(() => {
+    holder.prepare('COMMIT').run();
+    holder.close();
+  }, 7000);
+  t.after(() => {
+    clearTimeout(released);
+    if (holder.open) holder.close();
+  });
+  const lines = [upload(1), upload(2), upload(3)].map((d) => JSON.stringify(d)).join('\n');
+  const r = await runCli(['record', '--config', cfg.file], { input: lines, timeoutMs: 25_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /the database is locked by another process that is writing to it; waiting/);
+  assert.doesNotMatch(r.stderr, /SqliteError|    at /);
+  assert.match(r.stdout, /recorded 3 documents/);
+});
+
+test('record: a 50 MB line without a newline is reported as too long, streamed past (memory stays low), and the lines around it are recorded', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir);
+  const file = path.join(dir, 'input.ndjson');
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, `${JSON.stringify(upload(1))}\n{"pad":"`);
+  const chunk = 'x'.repeat(1024 * 1024);
+  for (let i = 0; i < 50; i++) fs.writeSync(fd, chunk);
+  fs.writeSync(fd, `"}\n${JSON.stringify(upload(2))}\n`);
+  fs.closeSync(fd);
+  // A heap of 48 MB: gathering the line (50 MB) would not fit.
+  const r = await runCli(['record', '--config', cfg.file, '--file', file], { input: '', timeoutMs: 50_000, env: { NODE_OPTIONS: '--max-old-space-size=48' } });
+  assert.equal(r.code, 65, r.stderr);
+  assert.match(r.stderr, /^line 2: longer than 1000000 characters$/m);
+  assert.match(r.stdout, /recorded 2 documents; 1 invalid line not recorded/);
+});

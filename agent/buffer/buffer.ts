@@ -9,7 +9,7 @@ import path from 'node:path';
 import { makeDocument, type BoothIdentity } from '../../shared/documents/stamp.ts';
 import type { BoothDocument, Dataset } from '../../shared/documents/schema.ts';
 import { rowCost, sizeBudget, type SizeBudget } from './bounds.ts';
-import { DiskFullError, isCorruption, isDiskFull } from './errors.ts';
+import { DatabaseBusyError, DiskFullError, isBusy, isCorruption, isDiskFull } from './errors.ts';
 import { DB_FILE, fileSize, openDatabase, openReadOnly, replaceDatabase, SYNC_CHECK_MAX_BYTES, type Db, type Reset } from './open.ts';
 import { DATASET_OF_PRIORITY, DROP_ORDER, HEARTBEAT_PRIORITY, PRIORITY, priorityOfSeq, SEND_ORDER, seqRange } from './priority.ts';
 
@@ -625,14 +625,15 @@ export class DocumentBuffer {
   // ── corruption at run time ────────────────────────────────────────────────────────────────
 
   /**
-   * Runs `fn`; a full disk becomes DiskFullError whichever write met it; if SQLite reports
-   * corruption, starts a fresh database and tries once more.
+   * Runs `fn`; a full disk becomes DiskFullError whichever write met it, a lock held past the busy
+   * timeout DatabaseBusyError; if SQLite reports corruption, starts a fresh database and tries once more.
    */
   private guard<T>(fn: () => T): T {
     try {
       return fn();
     } catch (err) {
       if (isDiskFull(err)) throw new DiskFullError(this.file, err);
+      if (isBusy(err)) throw new DatabaseBusyError(this.file, err);
       if (!isCorruption(err)) throw err;
       this.restartFresh(err);
       return fn();

@@ -10,6 +10,18 @@ export class DiskFullError extends Error {
   }
 }
 
+/** Another process holds the database's write lock for longer than the busy timeout: nothing was written; try again. */
+export class DatabaseBusyError extends Error {
+  override name = 'DatabaseBusyError';
+  constructor(file: string, cause: unknown) {
+    super(`${file} is locked by another process that is writing to it`, { cause });
+  }
+}
+
+export function isBusy(err: unknown): boolean {
+  return sqliteCode(err)?.startsWith('SQLITE_BUSY') ?? false;
+}
+
 /** The database was written by a newer agent that changed it in a way this one cannot read. */
 export class SchemaTooNewError extends Error {
   override name = 'SchemaTooNewError';

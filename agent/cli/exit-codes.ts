@@ -4,6 +4,8 @@ export const EXIT = {
   fatal: 1,
   usage: 64,
   dataError: 65,
+  /** EX_TEMPFAIL: nothing wrong with the input; try again later (a database locked for minutes). */
+  tempFail: 75,
   config: 78,
 } as const;
 
