@@ -141,3 +141,26 @@ test('run exits 1 with a clear message when the state dir cannot be created', as
   assert.equal(result.code, 78, 'caught by the config check already');
   assert.match(result.stderr, /state_dir: .*blocker is a file/);
 });
+
+test('export on a damaged database changes nothing: the file stays where it is, byte for byte, and no fresh one is started', async (t) => {
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir);
+  const seed = openBuffer(cfg.stateDir);
+  seed.record(Array.from({ length: 2000 }, (_, i) => sampleDoc('booth.booking', i)));
+  seed.close();
+  const file = path.join(cfg.stateDir, 'buffer.db');
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, crypto.randomBytes(4096 * 100), 0, 4096 * 100, 4096);
+  fs.closeSync(fd);
+  const before = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  // SQLite's sidecar files of a reader (-wal, -shm) aside.
+  const files = () => fs.readdirSync(cfg.stateDir).filter((f) => !/-(wal|shm)$/.test(f)).sort();
+  const listing = files();
+
+  const r = await runCli(['export', '--config', cfg.file]);
+  assert.doesNotMatch(r.stderr, /    at /, 'no stack');
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /the database is damaged .*documents exported before the damage; the file is left as it is/);
+  assert.deepEqual(files(), listing, 'nothing moved aside, nothing created');
+  assert.equal(crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'), before, 'the file is unchanged');
+});

@@ -634,7 +634,8 @@ export class DocumentBuffer {
     } catch (err) {
       if (isDiskFull(err)) throw new DiskFullError(this.file, err);
       if (isBusy(err)) throw new DatabaseBusyError(this.file, err);
-      if (!isCorruption(err)) throw err;
+      // A reader (status, export) never changes the state: a damaged file is left for the daemon.
+      if (!isCorruption(err) || this.opts.readOnly) throw err;
       this.restartFresh(err);
       return fn();
     }

@@ -1,6 +1,10 @@
 // `booth-agent export`: the unsent documents and dead letters as NDJSON on stdout, to carry the
 // data out on a USB stick when a booth cannot reach OpenSearch.
+import fs from 'node:fs';
+import path from 'node:path';
 import { DocumentBuffer } from '../buffer/buffer.ts';
+import { isCorruption } from '../buffer/errors.ts';
+import { DB_FILE } from '../buffer/open.ts';
 import { parseDuration } from '../config/units.ts';
 import { boothIdentity } from '../daemon.ts';
 import { DATASETS, type Dataset } from '../../shared/documents/datasets.ts';
@@ -22,11 +26,22 @@ export const exportCommand: Command = {
     if (dataset && !DATASETS.includes(dataset)) {
       throw new CliError(`--kind: expected one of ${DATASETS.map((d) => d.slice(6)).join(', ')}, got "${kind}"`, EXIT.usage);
     }
-    const buffer = DocumentBuffer.open({ stateDir: config.state_dir, maxSizeBytes: config.buffer.max_size, maxAgeMs: config.buffer.max_age, booth: boothIdentity(config), check: false });
+    if (!fs.existsSync(path.join(config.state_dir, DB_FILE))) {
+      ctx.stderr.write(`no state in ${config.state_dir}: nothing recorded yet, nothing to export\n`);
+      return EXIT.ok;
+    }
+    // Read only, as status reads: exporting never changes the state, not even a damaged file's
+    // (moving it aside is the daemon's job).
+    const buffer = DocumentBuffer.open({ stateDir: config.state_dir, maxSizeBytes: config.buffer.max_size, maxAgeMs: config.buffer.max_age, booth: boothIdentity(config), readOnly: true });
+    let exported = 0;
     try {
       for (const { body } of buffer.documents({ sinceMs: sinceMs === undefined ? 0 : Date.now() - sinceMs, dataset })) {
         if (!ctx.stdout.write(`${body}\n`)) await new Promise((r) => ctx.stdout.once('drain', r));
+        exported++;
       }
+    } catch (err) {
+      if (!isCorruption(err)) throw err;
+      throw new CliError(`the database is damaged (${(err as Error).message}): ${exported} documents exported before the damage; the file is left as it is (the agent moves a damaged database aside when it meets it)`, EXIT.fatal);
     } finally {
       buffer.close();
     }
