@@ -144,6 +144,7 @@ test('upload facts for the heartbeat and status: pending, failing with codes, re
     failing: 2,
     rejected: 2,
     failing_codes: { '503': 1, network: 1, '404': 2 },
+    not_uploaded: {},
     today_count: 2,
     today_bytes: 5_000_000,
     last_file: 'B1/b.jpg',

@@ -184,7 +184,7 @@ function goldenReport(): StatusReport {
     shipping: { configured: true, target: 'search.example.com:9200', last_success: '2026-11-24T17:39:48.000Z', queued: 3, oldest_unsent_age_s: 4, dead_letters: 0, dropped_total: 0, auth_problem: false },
     heartbeat: { last: '2026-11-24T17:39:46.000Z' },
     uploads: {
-      pending: 2, failing: 0, rejected: 0, failing_codes: {}, last_file: '4712/IMG_0042.jpg', last_speed_mb_s: 0.95, last_at: '2026-11-24T17:37:00.000Z',
+      pending: 2, failing: 0, rejected: 0, failing_codes: {}, not_uploaded: {}, last_file: '4712/IMG_0042.jpg', last_speed_mb_s: 0.95, last_at: '2026-11-24T17:37:00.000Z',
       today_count: 389, today_bytes: 1_300_000_000, missed_by_watcher: 0, stale: [], recent_speeds_mb_s: [11.8, 12.1, 12.4, 11.9, 12, 0.9, 0.95, 0.92], baseline_mb_s: 12, slow: true,
     },
     network: {
@@ -226,4 +226,28 @@ test('status screen, golden: a slow booth on weak Wi-Fi, fixed clock, no colour,
   for (const line of screen.split('\n')) assert.ok([...line].length <= 80, `fits 80 columns: ${line}`);
   assert.ok(renderStatus(report, problems, 'WARNING', { color: true }).includes('\x1b[33m'), 'colour when asked');
   assert.equal(sparkline([0, 6, 12, 24], 12), '▁▃▅█', 'scaled to twice the baseline: the baseline sits mid-height');
+});
+
+test('each cause in its own words: an empty file, a vanished one, a 401 (CRITICAL: a bad upload token), a 404, a 503 — and the screen counts what the JSON counts', async (t) => {
+  const cfg = prepare(t, (b) => {
+    upload(b, 'empty.jpg', { status: 'rejected', lastError: 'empty file', nextAttemptAt: 8.64e15 });
+    upload(b, 'gone.jpg', { status: 'rejected', lastError: 'file disappeared', nextAttemptAt: 8.64e15 });
+    upload(b, 'IMG_0001.jpg', { status: 'rejected', httpStatus: 401, lastError: 'HTTP 401' });
+    upload(b, 'IMG_0002.jpg', { status: 'rejected', httpStatus: 404, lastError: 'HTTP 404' });
+    upload(b, 'IMG_0003.jpg', { status: 'failing', httpStatus: 503, lastError: 'HTTP 503' });
+  });
+  const s = await status(cfg);
+  assert.equal(s.code, 2, s.text);
+  const u = s.json['uploads'] as unknown as { failing: number; rejected: number; failing_codes: Record<string, number>; not_uploaded: Record<string, number> };
+  assert.deepEqual([u.failing, u.rejected], [1, 4]);
+  assert.deepEqual(u.failing_codes, { '401': 1, '404': 1, '503': 1 });
+  assert.deepEqual(u.not_uploaded, { 'empty file': 1, 'file disappeared': 1 });
+  assert.match(s.text, /1 failing, 2 refused, 2 not uploaded/);
+  // Problems as one line each (the screen wraps them at 80 columns).
+  const flat = s.text.replace(/\n {3,}/g, ' ');
+  assert.match(flat, /✗ The upload server refuses our credentials \(1 × HTTP 401\): check the token in uploads\.header_files/);
+  assert.match(flat, /! 1 file refused by the upload server \(1 × HTTP 404\): check that the booking exists/);
+  assert.match(flat, /! 1 file failing to upload \(1 × HTTP 503\); retried automatically/);
+  assert.match(flat, /! 2 files not uploaded: 1 × empty file, 1 × file disappeared/);
+  assert.doesNotMatch(flat, /refused by the upload server \([^)]*(network|empty)/);
 });

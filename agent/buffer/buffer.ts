@@ -76,6 +76,8 @@ export interface UploadTotals {
   byStatus: Partial<Record<UploadRow['status'], number>>;
   /** HTTP status (or "network") → files failing or rejected with it. */
   failingCodes: Record<string, number>;
+  /** Files not uploaded for a cause of their own (empty, gone, a link…), by that cause. */
+  notUploaded: Record<string, number>;
   since: { count: number; bytes: number };
   last?: { path: string; bookingId: string; size: number; speedMbS: number | null; endedAt: number };
 }
@@ -532,11 +534,14 @@ export class DocumentBuffer {
       for (const r of this.stmts.uploadStatusCounts.all() as { status: string; n: number }[]) byStatus[r.status] = r.n;
       const failingCodes: Record<string, number> = {};
       for (const r of this.stmts.failingCodes.all() as { code: number | null; n: number }[]) failingCodes[String(r.code ?? 'network')] = r.n;
+      const notUploaded: Record<string, number> = {};
+      for (const r of this.stmts.notUploaded.all() as { cause: string | null; n: number }[]) notUploaded[r.cause ?? 'not uploaded'] = r.n;
       const since = this.stmts.uploadedSince.get(sinceMs) as { n: number; bytes: number };
       const last = this.stmts.lastUploaded.get() as { path: string; booking_id: string; size: number; speed_mb_s: number | null; ended_at: number } | undefined;
       return {
         byStatus,
         failingCodes,
+        notUploaded,
         since: { count: since.n, bytes: since.bytes },
         ...(last ? { last: { path: last.path, bookingId: last.booking_id, size: last.size, speedMbS: last.speed_mb_s, endedAt: last.ended_at } } : {}),
       };
@@ -765,7 +770,9 @@ function prepare(db: Db) {
     recentUploads: db.prepare(`SELECT speed_mb_s, ended_at FROM uploads WHERE status = 'uploaded' AND ended_at IS NOT NULL AND speed_mb_s IS NOT NULL ORDER BY ended_at DESC LIMIT ?`),
     lastUploaded: db.prepare(`SELECT path, booking_id, size, speed_mb_s, ended_at FROM uploads WHERE status = 'uploaded' AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1`),
     stalePending: db.prepare(`SELECT path, updated_at FROM uploads WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?`),
-    failingCodes: db.prepare(`SELECT http_status AS code, count(*) AS n FROM uploads WHERE status IN ('failing', 'rejected') GROUP BY http_status`),
+    // The server's verdicts (failing: 5xx, 429, network; rejected: 4xx) apart from the files' own causes.
+    failingCodes: db.prepare(`SELECT http_status AS code, count(*) AS n FROM uploads WHERE status = 'failing' OR (status = 'rejected' AND http_status IS NOT NULL) GROUP BY http_status`),
+    notUploaded: db.prepare(`SELECT last_error AS cause, count(*) AS n FROM uploads WHERE status = 'rejected' AND http_status IS NULL GROUP BY last_error ORDER BY n DESC, last_error LIMIT 10`),
     queueCounts: db.prepare(`SELECT priority, queued, dead FROM queue`),
     // Reads every row (length() needs the whole value, overflow pages included) to find damaged pages.
     scanOutbox: db.prepare(`SELECT seq, length(body) AS n FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`),

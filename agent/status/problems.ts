@@ -43,9 +43,19 @@ export function problemsOf(r: StatusReport, opts: { heartbeatIntervalMs: number;
     (long ? critical : warning)(`Offline for ${ago(n.since)}${why ? `: ${why.error}` : ''}. Check the network cable or Wi-Fi`);
   }
   const u = r.uploads;
-  const codes = Object.entries(u.failing_codes).map(([code, count]) => `${count} × ${code === 'network' ? 'network error' : `HTTP ${code}`}`);
-  if (u.rejected > 0) warning(`${u.rejected} file${u.rejected === 1 ? '' : 's'} refused by the upload server (${codes.join(', ')}): check that the booking exists on the server`);
-  else if (u.failing > 0) warning(`${u.failing} file${u.failing === 1 ? '' : 's'} failing to upload (${codes.join(', ')}); retried automatically`);
+  // Each cause in its own words: a bad token, an unknown booking, a server in trouble, a bad file.
+  const byCode = Object.entries(u.failing_codes).map(([code, n]) => ({ code, n, status: code === 'network' ? 0 : Number(code) }));
+  const list = (items: { code: string; n: number }[]) => items.map((c) => `${c.n} × ${c.code === 'network' ? 'network error' : `HTTP ${c.code}`}`).join(', ');
+  const count = (items: { n: number }[]) => items.reduce((sum, c) => sum + c.n, 0);
+  const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
+  const auth = byCode.filter((c) => c.status === 401 || c.status === 403);
+  const refused = byCode.filter((c) => c.status >= 400 && c.status < 500 && c.status !== 401 && c.status !== 403 && c.status !== 408 && c.status !== 429);
+  const failing = byCode.filter((c) => !auth.includes(c) && !refused.includes(c));
+  if (auth.length > 0) critical(`The upload server refuses our credentials (${list(auth)}): check the token in uploads.header_files`);
+  if (refused.length > 0) warning(`${files(count(refused))} refused by the upload server (${list(refused)}): check that the booking exists on the server`);
+  if (failing.length > 0) warning(`${files(count(failing))} failing to upload (${list(failing)}); retried automatically`);
+  const own = Object.entries(u.not_uploaded);
+  if (own.length > 0) warning(`${files(own.reduce((sum, [, n]) => sum + n, 0))} not uploaded: ${own.map(([cause, n]) => `${n} × ${cause}`).join(', ')}`);
   for (const s of u.stale) warning(`${s.file} has waited ${ago(s.since)} to be uploaded and was never tried: is the agent stuck?`);
   if (u.slow && u.baseline_mb_s !== undefined) {
     warning(`Uploads are slow: ${u.last_speed_mb_s ?? '?'} MB/s against this booth's usual ${u.baseline_mb_s} MB/s`);

@@ -34,7 +34,7 @@ export function renderStatus(r: StatusReport, problems: readonly Problem[], verd
   row(
     'Uploads',
     u.last_file ? `last ${clip(u.last_file, 30)}${u.last_speed_mb_s !== undefined ? ` at ${u.last_speed_mb_s} MB/s` : ''}, ${ago(u.last_at)}` : 'none yet',
-    `today ${u.today_count} file${u.today_count === 1 ? '' : 's'}, ${formatBytes(u.today_bytes)}; ${u.pending} pending, ${u.failing + u.rejected} failing${codes(u.failing_codes)}`,
+    `today ${u.today_count} file${u.today_count === 1 ? '' : 's'}, ${formatBytes(u.today_bytes)}; ${u.pending} pending, ${u.failing} failing${refusedPart(u)}${codes(u.failing_codes)}`,
     ...(u.missed_by_watcher > 0 ? [`${u.missed_by_watcher} missed by the folder watcher, taken in by the reconciliation scan`] : []),
   );
   if (u.recent_speeds_mb_s.length > 0) row('Speed', `${sparkline(u.recent_speeds_mb_s, u.baseline_mb_s)}  ${u.baseline_mb_s !== undefined ? `usual ${u.baseline_mb_s} MB/s` : 'no baseline yet'}`);
@@ -67,6 +67,13 @@ export function sparkline(speeds: readonly number[], baseline: number | undefine
 function latency(p: { rtt_ms?: number; connect_ms?: number; dns_ms?: number; tls_ms?: number }): string {
   const ms = p.rtt_ms ?? (p.connect_ms ?? 0) + (p.dns_ms ?? 0) + (p.tls_ms ?? 0);
   return `${Math.round(ms * 10) / 10} ms`;
+}
+
+/** ", 2 refused, 1 not uploaded" — the rejected files by whose verdict it was. */
+function refusedPart(u: StatusReport['uploads']): string {
+  const own = Object.values(u.not_uploaded).reduce((sum, n) => sum + n, 0);
+  const byServer = u.rejected - own;
+  return `${byServer > 0 ? `, ${byServer} refused` : ''}${own > 0 ? `, ${own} not uploaded` : ''}`;
 }
 
 function codes(c: Record<string, number>): string {

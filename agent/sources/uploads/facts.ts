@@ -9,10 +9,12 @@ export interface UploadFacts {
   pending: number;
   /** Files whose last attempt failed and that will be tried again soon. */
   failing: number;
-  /** Files the server refused (4xx): tried again much later. */
+  /** Files not uploaded: refused by the server (4xx: tried again much later), or for a cause of their own. */
   rejected: number;
-  /** HTTP status (or "network") → files failing or rejected with it. */
+  /** HTTP status (or "network") → files failing or refused by the server with it. */
   failing_codes: Record<string, number>;
+  /** Cause → files not uploaded for a reason of their own: "empty file", "file disappeared", "a symbolic link"… */
+  not_uploaded: Record<string, number>;
   last_file?: string;
   last_speed_mb_s?: number;
   last_at?: string;
@@ -34,6 +36,7 @@ export function uploadFacts(buffer: DocumentBuffer, now: Date = new Date(), queu
     failing: totals.byStatus.failing ?? 0,
     rejected: totals.byStatus.rejected ?? 0,
     failing_codes: totals.failingCodes,
+    not_uploaded: totals.notUploaded,
     today_count: totals.since.count,
     today_bytes: totals.since.bytes,
     missed_by_watcher: buffer.getState<number>(STATE_KEYS.uploadsMissedByWatcher) ?? 0,

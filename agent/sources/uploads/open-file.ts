@@ -21,6 +21,16 @@ export interface FileIdentity {
   ino: bigint;
 }
 
+/** The cause in a few words, as upload state and `status` keep it. */
+const CAUSE: Record<Refusal, string> = {
+  symlink: 'a symbolic link',
+  not_regular: 'not a regular file',
+  outside: 'outside the watch folder',
+  hard_link: 'a hard link',
+  other_file_system: 'on another file system',
+  replaced: 'replaced by another file',
+};
+
 const WHY: Record<Refusal, string> = {
   symlink: 'is a symbolic link',
   not_regular: 'is not a regular file',
@@ -36,6 +46,11 @@ export class RefusedFile extends Error {
   constructor(file: string, refusal: Refusal) {
     super(`${file} ${WHY[refusal]}: not uploaded`);
     this.refusal = refusal;
+  }
+
+  /** Why, in a few words ("a symbolic link"). */
+  get brief(): string {
+    return CAUSE[this.refusal];
   }
 
   /** The document's `error.type`. */

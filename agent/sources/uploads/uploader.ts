@@ -139,7 +139,7 @@ export class FileUploader {
     this.record([this.uploadDoc(booking, file, row.size, { outcome: 'failure' }, { error })], {
       ...row,
       status: 'rejected',
-      lastError: refused ? refused.message : 'file disappeared',
+      lastError: refused ? refused.brief : 'file disappeared',
       nextAttemptAt: NEVER,
     });
     this.logger.warn(error.message, { file: rel });
