@@ -26,28 +26,69 @@ export class AlreadyRunningError extends Error {
   }
 }
 
-/** Claims the state directory for this process; `release` gives it back (on a clean stop). */
+/**
+ * Claims the state directory for this process; `release` gives it back (on a clean stop). The file
+ * appears whole (written aside, then hard-linked into place, which fails if one is there), so a
+ * second agent starting at the same moment reads the first one's pid, never a half-written file;
+ * a stale one is moved aside only if it is still the one judged stale.
+ */
 export function claimPidFile(stateDir: string, version: string, now = Date.now()): { release: () => void } {
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = path.join(stateDir, PID_FILE);
   const mine: PidRecord = { pid: process.pid, startedAt: now, version, ...optional(procStartTime(process.pid)) };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o644 });
-      return {
-        release: () => {
-          // Only our own file: a stale-file takeover by another process must not be undone.
-          if (readPidFile(stateDir)?.pid === process.pid) fs.rmSync(file, { force: true });
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  const draft = `${file}.${process.pid}.new`;
+  fs.writeFileSync(draft, `${JSON.stringify(mine)}\n`, { mode: 0o644 });
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        fs.linkSync(draft, file);
+        return {
+          release: () => {
+            // Only our own file: a stale-file takeover by another process must not be undone.
+            if (readPidFile(stateDir)?.pid === process.pid) fs.rmSync(file, { force: true });
+          },
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
       const other = readPidFile(stateDir);
       if (other && isRunning(other)) throw new AlreadyRunningError(file, other);
-      fs.rmSync(file, { force: true }); // stale (or unreadable): take over
+      moveAsideIfStill(file, other);
+    }
+  } finally {
+    fs.rmSync(draft, { force: true });
+  }
+  const winner = readPidFile(stateDir);
+  if (winner) throw new AlreadyRunningError(file, winner);
+  throw new Error(`could not create ${file}: it keeps reappearing`);
+}
+
+/**
+ * Moves a stale pid file aside — unless another agent took over in the meantime: what was moved is
+ * read again, and put back if it is not the record judged stale.
+ */
+function moveAsideIfStill(file: string, judged: PidRecord | undefined): void {
+  const aside = `${file}.${process.pid}.stale`;
+  try {
+    fs.renameSync(file, aside);
+  } catch {
+    return; // gone already: someone else moved it
+  }
+  let moved: PidRecord | undefined;
+  try {
+    moved = JSON.parse(fs.readFileSync(aside, 'utf8')) as PidRecord;
+  } catch {
+    moved = undefined;
+  }
+  const same = moved?.pid === judged?.pid && moved?.startedAt === judged?.startedAt;
+  if (!same && moved && isRunning(moved)) {
+    try {
+      fs.linkSync(aside, file); // a live agent's claim: back where it was
+    } catch {
+      // Someone claimed the place meanwhile; they will find each other.
     }
   }
-  throw new Error(`could not create ${file}: it keeps reappearing`);
+  fs.rmSync(aside, { force: true });
 }
 
 export function readPidFile(stateDir: string): PidRecord | undefined {

@@ -51,3 +51,31 @@ test('a recycled pid does not pass for the agent: the process start time must ma
   claim.release();
   assert.equal(readPidFile(dir), undefined);
 });
+
+test('four agents started at the same moment: one runs, the three others exit 1 naming its pid (three rounds, one over a stale file)', { timeout: 90_000 }, async (t) => {
+  for (const round of [1, 2, 3]) {
+    const dir = tempDir(t);
+    const cfg = writeConfig(dir, {});
+    if (round === 3) {
+      // A stale claim left by a killed agent: all four race to take it over.
+      fs.mkdirSync(cfg.stateDir, { recursive: true });
+      fs.writeFileSync(path.join(cfg.stateDir, PID_FILE), JSON.stringify({ pid: 999_999, startedAt: 1, version: '0.0.1' }));
+    }
+    const agents = Array.from({ length: 4 }, () => startCli(['run', '--config', cfg.file]));
+    const done = agents.map((a) => collect(a, undefined, 40_000));
+    t.after(() => agents.forEach((a) => a.kill('SIGKILL')));
+    // The losers exit within moments; give the winner time to claim and start.
+    await new Promise((r) => setTimeout(r, 4000));
+    const alive = agents.filter((a) => a.exitCode === null && a.signalCode === null);
+    assert.equal(alive.length, 1, `round ${round}: ${alive.length} agents run on one state directory`);
+    const winner = alive[0]!;
+    assert.equal(readPidFile(cfg.stateDir)?.pid, winner.pid, `round ${round}: the pid file names the one that runs`);
+    winner.kill('SIGTERM');
+    const results = await Promise.all(done);
+    for (const [i, r] of results.entries()) {
+      if (agents[i] === winner) continue;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`another booth-agent \\(pid ${winner.pid}, started`), `round ${round}: the loser names the winner`);
+    }
+  }
+});
