@@ -466,3 +466,28 @@ test('record: a 50 MB line without a newline is reported as too long, streamed p
   assert.match(r.stderr, /^line 2: longer than 1000000 characters$/m);
   assert.match(r.stdout, /recorded 2 documents; 1 invalid line not recorded/);
 });
+
+test('export marks a dead letter with why OpenSearch refused it; record says such a line is a dead letter instead of recording it', async (t) => {
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir);
+  const rec = await runCli(['record', '--config', cfg.file], { input: [upload(1), upload(2)].map((d) => JSON.stringify(d)).join('\n') });
+  assert.equal(rec.code, 0, rec.stderr);
+  const buffer = DocumentBuffer.open({ stateDir: cfg.stateDir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH });
+  const [first] = buffer.lease(1, 1e9);
+  buffer.settle({ dead: [{ seq: first!.seq, reason: '400 mapper_parsing_exception: failed to parse field [upload.bytes]', statusCode: 400, errorType: 'mapper_parsing_exception' }] });
+  buffer.close();
+
+  const exported = await runCli(['export', '--config', cfg.file]);
+  assert.equal(exported.code, 0, exported.stderr);
+  const lines = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as Json);
+  assert.equal(lines.length, 2);
+  const dead = lines.find((l) => 'dead_letter' in l) as { dead_letter: Json; document: { event: { id: string } } };
+  assert.deepEqual({ ...dead.dead_letter, failed_at: typeof dead.dead_letter['failed_at'] }, { reason: '400 mapper_parsing_exception: failed to parse field [upload.bytes]', status_code: 400, error_type: 'mapper_parsing_exception', failed_at: 'string', attempts: 1 });
+  assert.equal(dead.document.event.id, first!.eventId);
+  assert.ok(lines.some((l) => !('dead_letter' in l) && (l['event'] as Json)['id'] !== first!.eventId), 'the unsent document is a plain line');
+
+  const again = await runCli(['record', '--config', writeConfig(path.join(dir, 'other')).file], { input: exported.stdout });
+  assert.equal(again.code, 65);
+  assert.match(again.stderr, /line \d: a dead letter from export \(OpenSearch refused it: 400 mapper_parsing_exception/);
+  assert.match(again.stdout, /recorded 1 document; 1 invalid line not recorded/);
+});

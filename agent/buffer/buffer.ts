@@ -57,6 +57,15 @@ export interface Settlement {
   release?: number[];
 }
 
+/** Why OpenSearch refused a dead letter, as `export` marks it. */
+export interface DeadLetterFacts {
+  reason: string;
+  status_code?: number;
+  error_type?: string;
+  failed_at: string;
+  attempts: number;
+}
+
 export interface UploadRow {
   path: string;
   bookingId: string;
@@ -597,13 +606,22 @@ export class DocumentBuffer {
     });
   }
 
-  /** Every unsent document, then every dead letter, as stored (for export): by kind, oldest first within a kind. */
-  *documents(opts: { sinceMs?: number; dataset?: Dataset; includeDead?: boolean } = {}): Generator<{ body: string; dead: boolean }> {
+  /**
+   * Every unsent document, then every dead letter with why OpenSearch refused it, as stored (for
+   * export): by kind, oldest first within a kind.
+   */
+  *documents(opts: { sinceMs?: number; dataset?: Dataset; includeDead?: boolean } = {}): Generator<{ body: string; dead: boolean; deadLetter?: DeadLetterFacts }> {
     const since = opts.sinceMs ?? 0;
     const dataset = opts.dataset ?? null;
     for (const r of this.stmts.exportOutbox.iterate(since, dataset, dataset) as Iterable<{ body: string }>) yield { body: r.body, dead: false };
     if (opts.includeDead ?? true) {
-      for (const r of this.stmts.exportDead.iterate(since, dataset, dataset) as Iterable<{ body: string }>) yield { body: r.body, dead: true };
+      type DeadRow = { body: string; reason: string; status_code: number | null; error_type: string | null; failed_at: number; attempts: number };
+      for (const r of this.stmts.exportDead.iterate(since, dataset, dataset) as Iterable<DeadRow>) {
+        const deadLetter: DeadLetterFacts = { reason: r.reason, failed_at: new Date(r.failed_at).toISOString(), attempts: r.attempts };
+        if (r.status_code !== null) deadLetter.status_code = r.status_code;
+        if (r.error_type !== null) deadLetter.error_type = r.error_type;
+        yield { body: r.body, dead: true, deadLetter };
+      }
     }
   }
 
@@ -779,6 +797,6 @@ function prepare(db: Db) {
     scanDead: db.prepare(`SELECT seq, length(body) AS n FROM dead_letters WHERE seq > ? ORDER BY seq LIMIT ?`),
     firstOfPriority: db.prepare(`SELECT recorded_at FROM outbox WHERE ${ofKind} ORDER BY seq LIMIT 1`),
     exportOutbox: db.prepare(`SELECT body FROM outbox WHERE recorded_at >= ? AND (? IS NULL OR dataset = ?) ORDER BY seq`),
-    exportDead: db.prepare(`SELECT body FROM dead_letters WHERE recorded_at >= ? AND (? IS NULL OR dataset = ?) ORDER BY seq`),
+    exportDead: db.prepare(`SELECT body, reason, status_code, error_type, failed_at, attempts FROM dead_letters WHERE recorded_at >= ? AND (? IS NULL OR dataset = ?) ORDER BY seq`),
   };
 }

@@ -35,8 +35,10 @@ export const exportCommand: Command = {
     const buffer = DocumentBuffer.open({ stateDir: config.state_dir, maxSizeBytes: config.buffer.max_size, maxAgeMs: config.buffer.max_age, booth: boothIdentity(config), readOnly: true });
     let exported = 0;
     try {
-      for (const { body } of buffer.documents({ sinceMs: sinceMs === undefined ? 0 : Date.now() - sinceMs, dataset })) {
-        if (!ctx.stdout.write(`${body}\n`)) await new Promise((r) => ctx.stdout.once('drain', r));
+      for (const { body, deadLetter } of buffer.documents({ sinceMs: sinceMs === undefined ? 0 : Date.now() - sinceMs, dataset })) {
+        // A dead letter is marked, with why OpenSearch refused it: {"dead_letter": {…}, "document": {…}}.
+        const line = deadLetter ? `{"dead_letter":${JSON.stringify(deadLetter)},"document":${body}}` : body;
+        if (!ctx.stdout.write(`${line}\n`)) await new Promise((r) => ctx.stdout.once('drain', r));
         exported++;
       }
     } catch (err) {

@@ -92,6 +92,11 @@ export const record: Command = {
           reportInvalid(lineNo, 'expected a JSON object');
           continue;
         }
+        if ('dead_letter' in parsed && 'document' in parsed) {
+          const why = (parsed as { dead_letter?: { reason?: unknown } }).dead_letter?.reason;
+          reportInvalid(lineNo, `a dead letter from export (OpenSearch refused it: ${String(why).slice(0, 200)}); fix its document and record that alone`);
+          continue;
+        }
         let expanded: Record<string, unknown>;
         try {
           expanded = expandDottedKeys(parsed) as Record<string, unknown>;
