@@ -99,3 +99,27 @@ test('an upload server that trickles every answer (200, then a byte a second): b
   assert.ok(took < 12_000, `four uploads took ${took} ms`);
   assert.equal(receiver.stored().size, names.length);
 });
+
+test('a file that grows with pauses longer than settle_time: the beginning is uploaded, then the whole file as it ends up — never only a beginning of it', { timeout: 40_000 }, async (t) => {
+  const receiver = await UploadReceiver.start();
+  t.after(() => receiver.close());
+  const dir = tempDir(t);
+  const cfg = uploadConfig(dir, receiver, { settle_time: '300ms', reconcile_interval: '1s' });
+  const photo = path.join(cfg.watchDir, 'B1', 'slow.jpg');
+  fs.mkdirSync(path.dirname(photo));
+  const parts = [crypto.randomBytes(10_000), crypto.randomBytes(10_000), crypto.randomBytes(10_000), crypto.randomBytes(10_000)];
+  fs.writeFileSync(photo, parts[0]!);
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child, undefined, 40_000);
+  await waitUntil(() => receiver.stored().get('B1/slow.jpg')?.bytes === 10_000, 15_000, () => 'the first 10,000 bytes');
+  // 10 KB more every second (settle_time is 300 ms): each pause looks like the end of the file.
+  for (const part of parts.slice(1)) {
+    await new Promise((r) => setTimeout(r, 1000));
+    fs.appendFileSync(photo, part);
+  }
+  const whole = Buffer.concat(parts);
+  await waitUntil(() => receiver.stored().get('B1/slow.jpg')?.sha256 === sha256(whole), 15_000, () => `stored: ${receiver.stored().get('B1/slow.jpg')?.bytes} bytes`);
+  await stop(child, done);
+  const successes = documents(cfg.stateDir).filter((d) => d.file?.name === 'slow.jpg' && d.upload?.outcome === 'success');
+  assert.equal(successes.at(-1)?.upload?.bytes, 40_000, 'the last success is the whole file');
+});

@@ -19,7 +19,7 @@ import { uploadFacts, type UploadFacts } from './facts.ts';
 import { UploadClient } from './client.ts';
 import { RefusedFile, refusalOf } from './open-file.ts';
 import { Reconciler, type ReconcileTarget } from './reconcile.ts';
-import { FileUploader, mtimeMsOf, NEVER } from './uploader.ts';
+import { changedSince, FileUploader, mtimeMsOf, NEVER } from './uploader.ts';
 import { PhotoWatcher } from './watcher.ts';
 
 export interface UploadSourceOptions {
@@ -132,7 +132,7 @@ export class UploadSource implements Source, ReconcileTarget {
   hasInHand(rel: string, size: number, mtimeMs: number): boolean {
     if (this.queued.has(rel) || this.inFlight.has(rel) || this.parked.has(rel)) return true;
     const row = this.buffer.getUpload(rel);
-    if (row?.status === 'uploaded') return true;
+    if (row?.status === 'uploaded') return row.size === size && row.mtimeMs === mtimeMs;
     // Refused for good (empty, a link…) and unchanged since.
     return row?.status === 'rejected' && row.nextAttemptAt === NEVER && row.size === size && row.mtimeMs === mtimeMs;
   }
@@ -175,7 +175,7 @@ export class UploadSource implements Source, ReconcileTarget {
   private enqueue(rel: string): void {
     if (this.stopping || this.queued.has(rel) || this.inFlight.has(rel)) return;
     const row = this.buffer.getUpload(rel);
-    if (row?.status === 'uploaded') return;
+    if (row?.status === 'uploaded' && !this.changedAfterUpload(rel, row)) return;
     if (!row) {
       const checked = this.inspect(rel);
       if (!('stat' in checked)) return;
@@ -185,6 +185,12 @@ export class UploadSource implements Source, ReconcileTarget {
     this.queued.add(rel);
     this.queue.push(rel);
     this.pump();
+  }
+
+  /** An uploaded file written again since (its size or time differs); one that is gone is not. */
+  private changedAfterUpload(rel: string, row: UploadRow): boolean {
+    const stat = safeLstat(path.join(this.watchDir, rel));
+    return stat !== undefined && stat.isFile() && changedSince(row, stat);
   }
 
   /**

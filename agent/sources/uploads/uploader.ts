@@ -101,8 +101,14 @@ export class FileUploader {
     const abs = path.join(this.watchDir, rel);
     const [booking, file] = rel.split(path.sep) as [string, string];
     const row = this.buffer.getUpload(rel);
-    if (row?.status === 'uploaded') return;
     const checked = this.inspect(rel);
+    if (row?.status === 'uploaded') {
+      // Gone (deleted or moved after its upload), or as it was uploaded: nothing to do.
+      if (!('stat' in checked) || !changedSince(row, checked.stat)) return;
+      // Written again after its upload (a file that grew with long pauses, a photo replaced): the
+      // new version is uploaded too — the server gets the file as it is now, not a beginning of it.
+      this.logger.warn('a file changed after its upload; uploading the new version', { file: rel, uploaded_bytes: row.size, now_bytes: Number(checked.stat.size) });
+    }
     if (!('stat' in checked)) {
       if (row && !(row.status === 'rejected' && row.nextAttemptAt === NEVER)) this.refuse(rel, booking, file, row, checked.refused);
       return;
@@ -118,7 +124,7 @@ export class FileUploader {
       this.park(rel, row.nextAttemptAt!);
       return;
     }
-    const base: UploadRow = { path: rel, bookingId: booking, size, mtimeMs, status: 'pending', attempts: row?.attempts ?? 0 };
+    const base: UploadRow = { path: rel, bookingId: booking, size, mtimeMs, status: 'pending', attempts: row?.status === 'uploaded' ? 0 : (row?.attempts ?? 0) };
     if (size === 0) {
       this.record(
         [this.uploadDoc(booking, file, size, { outcome: 'failure' }, { error: { type: 'empty_file', message: `${rel} is empty (0 bytes): not uploaded` } })],
@@ -286,6 +292,11 @@ export class FileUploader {
     else if (!r.ok) extra['error'] = { type: 'http_error', message: `HTTP ${r.status}` };
     return this.uploadDoc(booking, file, size, upload, extra);
   }
+}
+
+/** Whether the file's size or modification time differs from what its row says was uploaded. */
+export function changedSince(row: Pick<UploadRow, 'size' | 'mtimeMs'>, stat: fs.BigIntStats): boolean {
+  return row.size !== Number(stat.size) || row.mtimeMs !== mtimeMsOf(stat);
 }
 
 /** Modification time in whole milliseconds, as upload rows keep it. */
