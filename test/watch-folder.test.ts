@@ -108,3 +108,32 @@ test('a file name with terminal control sequences: status prints them as escapes
   const j = JSON.parse((await runCli(['status', '--config', cfg.file, '--json'])).stdout) as { uploads: { last_file: string } };
   assert.equal(j.uploads.last_file, hostile);
 });
+
+test('a symbolic link and a second hard link in a booking: not uploaded, recorded once with their causes, shown by status — and no scan takes them in again', { timeout: 30_000 }, async (t) => {
+  const receiver = await UploadReceiver.start();
+  t.after(() => receiver.close());
+  const dir = tempDir(t);
+  const cfg = uploadConfig(dir, receiver, { reconcile_interval: '1s' });
+  const outside = path.join(dir, 'outside.jpg');
+  fs.writeFileSync(outside, crypto.randomBytes(500));
+  fs.mkdirSync(path.join(cfg.watchDir, 'B1'));
+  fs.symlinkSync(outside, path.join(cfg.watchDir, 'B1', 'link.jpg'));
+  fs.linkSync(outside, path.join(cfg.watchDir, 'B1', 'hard.jpg'));
+  const old = new Date(Date.now() - 60_000);
+  fs.utimesSync(outside, old, old);
+  writeBooking(cfg, 'B1', [1000], { first: 7 });
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child, undefined, 30_000);
+  await waitUntil(() => receiver.stored().has('B1/IMG_0007.jpg'), 15_000, () => 'the plain photo');
+  // Several scans.
+  await new Promise((r) => setTimeout(r, 3500));
+  child.kill('SIGTERM');
+  const result = await done;
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual([...receiver.stored().keys()], ['B1/IMG_0007.jpg']);
+  const docs = documents(cfg.stateDir).filter((d) => d.error?.type === 'file_symlink' || d.error?.type === 'file_hard_link');
+  assert.deepEqual(docs.map((d) => d.error!.type).sort(), ['file_hard_link', 'file_symlink'], 'each recorded once');
+  const status = JSON.parse((await runCli(['status', '--config', cfg.file, '--json'])).stdout) as { uploads: { not_uploaded: Record<string, number>; missed_by_watcher: number } };
+  assert.deepEqual(status.uploads.not_uploaded, { 'a hard link': 1, 'a symbolic link': 1 });
+  assert.equal(status.uploads.missed_by_watcher, 0);
+});

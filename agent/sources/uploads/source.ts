@@ -178,7 +178,11 @@ export class UploadSource implements Source, ReconcileTarget {
     if (row?.status === 'uploaded' && !this.changedAfterUpload(rel, row)) return;
     if (!row) {
       const checked = this.inspect(rel);
-      if (!('stat' in checked)) return;
+      if (!('stat' in checked)) {
+        // A link, a FIFO, a second name…: recorded once, so status shows it and no scan takes it in again.
+        if (checked.refused && checked.linkStat) this.uploader.refuseAtIntake(rel, checked.refused, checked.linkStat);
+        return;
+      }
       const [booking] = rel.split(path.sep) as [string];
       this.notePending({ path: rel, bookingId: booking, size: Number(checked.stat.size), mtimeMs: mtimeMsOf(checked.stat), status: 'pending', attempts: 0 });
     }
@@ -217,16 +221,14 @@ export class UploadSource implements Source, ReconcileTarget {
    * The file's stats if it may be uploaded (open-file.ts says which may); else why not, logged, or
    * no reason when it is gone.
    */
-  private inspect(rel: string): { stat: fs.BigIntStats } | { refused: RefusedFile | undefined } {
+  private inspect(rel: string): { stat: fs.BigIntStats } | { refused: RefusedFile | undefined; linkStat?: fs.BigIntStats } {
     const abs = path.join(this.watchDir, rel);
     const stat = safeLstat(abs);
     if (!stat) return { refused: undefined };
     let refusal = refusalOf(stat, this.watchDev);
     if (!refusal && !isInside(this.watchDir, safeRealpath(abs))) refusal = 'outside';
     if (!refusal) return { stat };
-    const refused = new RefusedFile(rel, refusal);
-    this.logger.warn(refused.message, { file: rel });
-    return { refused };
+    return { refused: new RefusedFile(rel, refusal), linkStat: stat };
   }
 
   private pump(): void {

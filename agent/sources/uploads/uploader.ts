@@ -136,6 +136,12 @@ export class FileUploader {
     await this.upload(rel, booking, file, abs, base, { dev: stat.dev, ino: stat.ino });
   }
 
+  /** A file refused as it is taken in (not a regular file of its own in the watch folder). */
+  refuseAtIntake(rel: string, refused: RefusedFile, stat: fs.BigIntStats): void {
+    const [booking, file] = rel.split(path.sep) as [string, string];
+    this.refuse(rel, booking, file, { path: rel, bookingId: booking, size: Number(stat.size), mtimeMs: mtimeMsOf(stat), status: 'pending', attempts: 0 }, refused);
+  }
+
   /**
    * A file that was seen, but is gone, or replaced by something that is not uploaded (`refused`),
    * before its upload: a failure on record, and its booking can finish. Written anew, it is a new file.
