@@ -61,7 +61,7 @@ test('run at debug level with basic auth and an Authorization header file: no se
   const cfg = writeConfig(dir, {
     state_dir: stateDir,
     log: { level: 'debug', file: logFile },
-    uploads: { header_files: { Authorization: writeSecret(dir, 'authorization', HEADER_VALUE) } },
+    uploads: { url: 'https://fulfil.example.com/{booking_id}/{file}', header_files: { Authorization: writeSecret(dir, 'authorization', HEADER_VALUE) } },
     opensearch: {
       url: 'https://search.example.com:9200',
       auth: { type: 'basic', username: 'booth-writer', password_file: writeSecret(dir, 'password', PASSWORD) },
