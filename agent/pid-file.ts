@@ -29,17 +29,22 @@ export class AlreadyRunningError extends Error {
 /**
  * Claims the state directory for this process; `release` gives it back (on a clean stop). The file
  * appears whole (written aside, then hard-linked into place, which fails if one is there), so a
- * second agent starting at the same moment reads the first one's pid, never a half-written file;
- * a stale one is moved aside only if it is still the one judged stale.
+ * second agent starting at the same moment reads the first one's pid, never a half-written file.
+ * A stale claim is taken over by renaming it to our draft — only if it is still the one judged
+ * stale — so its disk space becomes ours: on a full disk (the agent must start there too) the
+ * draft needs no new space.
  */
 export function claimPidFile(stateDir: string, version: string, now = Date.now()): { release: () => void } {
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = path.join(stateDir, PID_FILE);
   const mine: PidRecord = { pid: process.pid, startedAt: now, version, ...optional(procStartTime(process.pid)) };
   const draft = `${file}.${process.pid}.new`;
-  fs.writeFileSync(draft, `${JSON.stringify(mine)}\n`, { mode: 0o644 });
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
+      const other = readPidFile(stateDir);
+      if (other && isRunning(other)) throw new AlreadyRunningError(file, other);
+      if (fs.existsSync(file) && !takeOverStale(file, draft, other)) continue;
+      fs.writeFileSync(draft, `${JSON.stringify(mine)}\n`, { mode: 0o644 });
       try {
         fs.linkSync(draft, file);
         return {
@@ -51,9 +56,6 @@ export function claimPidFile(stateDir: string, version: string, now = Date.now()
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const other = readPidFile(stateDir);
-      if (other && isRunning(other)) throw new AlreadyRunningError(file, other);
-      moveAsideIfStill(file, other);
     }
   } finally {
     fs.rmSync(draft, { force: true });
@@ -64,31 +66,30 @@ export function claimPidFile(stateDir: string, version: string, now = Date.now()
 }
 
 /**
- * Moves a stale pid file aside — unless another agent took over in the meantime: what was moved is
- * read again, and put back if it is not the record judged stale.
+ * Renames a stale claim to `draft` (ours to overwrite). What was renamed is read again: if it is a
+ * live agent's claim made meanwhile, not the one judged stale, it is put back and false returned.
  */
-function moveAsideIfStill(file: string, judged: PidRecord | undefined): void {
-  const aside = `${file}.${process.pid}.stale`;
+function takeOverStale(file: string, draft: string, judged: PidRecord | undefined): boolean {
   try {
-    fs.renameSync(file, aside);
+    fs.renameSync(file, draft);
   } catch {
-    return; // gone already: someone else moved it
+    return false; // gone already: someone else took it; look again
   }
   let moved: PidRecord | undefined;
   try {
-    moved = JSON.parse(fs.readFileSync(aside, 'utf8')) as PidRecord;
+    moved = JSON.parse(fs.readFileSync(draft, 'utf8')) as PidRecord;
   } catch {
     moved = undefined;
   }
   const same = moved?.pid === judged?.pid && moved?.startedAt === judged?.startedAt;
-  if (!same && moved && isRunning(moved)) {
-    try {
-      fs.linkSync(aside, file); // a live agent's claim: back where it was
-    } catch {
-      // Someone claimed the place meanwhile; they will find each other.
-    }
+  if (same || !moved || !isRunning(moved)) return true;
+  try {
+    fs.linkSync(draft, file); // a live agent's claim: back where it was
+  } catch {
+    // Someone claimed the place meanwhile; they will find each other.
   }
-  fs.rmSync(aside, { force: true });
+  fs.rmSync(draft, { force: true });
+  return false;
 }
 
 export function readPidFile(stateDir: string): PidRecord | undefined {

@@ -2,12 +2,15 @@
 // start, naming the first; a pid file left by a SIGKILLed agent is stale and taken over; a clean stop
 // removes it.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { claimPidFile, isRunning, PID_FILE, readPidFile } from '../agent/pid-file.ts';
 import { collect, runCli, startCli, waitForOutput } from './support/cli.ts';
 import { writeConfig } from './support/config.ts';
+import { tryMount } from './support/mount.ts';
+import { needs, tmpfs } from './support/needs.ts';
 import { tempDir } from './support/tmp.ts';
 
 test('a second run on the same state directory exits 1 naming the first; after a SIGKILL the stale file is taken over; a clean stop removes it', { timeout: 60_000 }, async (t) => {
@@ -78,4 +81,30 @@ test('four agents started at the same moment: one runs, the three others exit 1 
       assert.match(r.stderr, new RegExp(`another booth-agent \\(pid ${winner.pid}, started`), `round ${round}: the loser names the winner`);
     }
   }
+});
+
+test('on a full disk a stale claim is taken over in its own space: the agent can start there (the soak found it could not)', needs(tmpfs), (t) => {
+  const dir = fs.mkdtempSync('/tmp/booth-agent-pidfull-');
+  assert.ok(tryMount(dir, '1m'));
+  t.after(() => {
+    execFileSync('umount', ['-l', dir]);
+    fs.rmdirSync(dir);
+  });
+  const stateDir = path.join(dir, 'state');
+  fs.mkdirSync(stateDir);
+  fs.writeFileSync(path.join(stateDir, PID_FILE), JSON.stringify({ pid: 999_999, startedAt: 1, version: '0.0.1' }));
+  // Fill the disk to the last byte.
+  const fd = fs.openSync(path.join(dir, 'filler'), 'w');
+  const block = Buffer.alloc(4096, 1);
+  try {
+    for (;;) fs.writeSync(fd, block);
+  } catch (err) {
+    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
+  } finally {
+    fs.closeSync(fd);
+  }
+  const claim = claimPidFile(stateDir, '9.9.9');
+  assert.equal(readPidFile(stateDir)?.pid, process.pid);
+  claim.release();
+  assert.equal(fs.existsSync(path.join(stateDir, PID_FILE)), false);
 });
