@@ -144,7 +144,13 @@ export class DocumentBuffer {
   private stmts!: ReturnType<typeof prepare>;
 
   static open(opts: BufferOptions): DocumentBuffer {
-    return new DocumentBuffer(opts);
+    try {
+      return new DocumentBuffer(opts);
+    } catch (err) {
+      // Another writer's lock past the busy timeout, as every write reports it (see guard).
+      if (isBusy(err)) throw new DatabaseBusyError(path.join(opts.stateDir, DB_FILE), err);
+      throw err;
+    }
   }
 
   private constructor(opts: BufferOptions) {

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DocumentBuffer } from '../buffer/buffer.ts';
-import { DatabaseBusyError, isBusy } from '../buffer/errors.ts';
+import { DatabaseBusyError } from '../buffer/errors.ts';
 import { boothIdentity } from '../daemon.ts';
 import type { BoothDocument } from '../../shared/documents/schema.ts';
 import { expandDottedKeys, stamp } from '../../shared/documents/stamp.ts';
@@ -45,7 +45,7 @@ export const record: Command = {
         try {
           return fn();
         } catch (err) {
-          if (!locked(err)) throw err;
+          if (!(err instanceof DatabaseBusyError)) throw err;
           if (until === undefined) {
             until = Date.now() + BUSY_WAIT_MS;
             ctx.stderr.write('the database is locked by another process that is writing to it; waiting…\n');
@@ -121,11 +121,6 @@ export const record: Command = {
     return invalid > 0 ? EXIT.dataError : EXIT.ok;
   },
 };
-
-/** A lock held by another writer, whether SQLite says so (at open) or the buffer does. */
-function locked(err: unknown): boolean {
-  return err instanceof DatabaseBusyError || isBusy(err);
-}
 
 function busyFailure(recorded: number): CliError {
   return new CliError(`the database stayed locked by another process for ${BUSY_WAIT_MS / 1000} s; ${recorded} documents were recorded before — run record again for the rest (a given event.id is never stored twice)`, EXIT.tempFail);

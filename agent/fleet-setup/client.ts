@@ -4,6 +4,7 @@
 import got, { type Got } from 'got';
 import { gotHttpsOptions } from '../config/tls.ts';
 import { authenticate } from '../sinks/opensearch/auth.ts';
+import { endpoint } from '../sinks/opensearch/service.ts';
 import type { AuthSettings, TlsSettings } from '../sinks/opensearch/settings.ts';
 
 export interface ClusterResponse {
@@ -37,8 +38,8 @@ export class ClusterClient {
   }
 
   async send(req: ClusterRequest): Promise<ClusterResponse> {
-    // The cluster may live under a path (a proxy): keep it.
-    const url = new URL(this.url.href.replace(/\/?$/, '/') + req.path.replace(/^\//, ''));
+    // The cluster may live under a path (a proxy): kept, as the sinks keep it.
+    const url = endpoint(this.url, req.path);
     const body = req.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(req.body));
     let headers: Record<string, string> = { accept: 'application/json' };
     if (req.body !== undefined) headers['content-type'] = 'application/json';

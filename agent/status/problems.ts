@@ -2,6 +2,7 @@
 // (the monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). The rules are listed
 // in the README; each line here is one of them.
 import { formatBytes, formatDuration } from '../config/units.ts';
+import { isRefusal } from '../sources/uploads/facts.ts';
 import type { StatusReport } from './report.ts';
 
 export type Verdict = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
@@ -49,7 +50,7 @@ export function problemsOf(r: StatusReport, opts: { heartbeatIntervalMs: number;
   const count = (items: { n: number }[]) => items.reduce((sum, c) => sum + c.n, 0);
   const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
   const auth = byCode.filter((c) => c.status === 401 || c.status === 403);
-  const refused = byCode.filter((c) => c.status >= 400 && c.status < 500 && c.status !== 401 && c.status !== 403 && c.status !== 408 && c.status !== 429);
+  const refused = byCode.filter((c) => isRefusal(c.status) && !auth.includes(c));
   const failing = byCode.filter((c) => !auth.includes(c) && !refused.includes(c));
   if (auth.length > 0) critical(`The upload server refuses our credentials (${list(auth)}): check the token in uploads.header_files`);
   if (refused.length > 0) warning(`${files(count(refused))} refused by the upload server (${list(refused)}): check that the booking exists on the server`);

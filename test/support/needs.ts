@@ -47,7 +47,7 @@ export const openssl = tool('openssl', 'apt-get install openssl; the TLS tests m
 export const xz = tool('xz', 'apt-get install xz-utils; the bundles are .tar.xz');
 export const fileCommand = tool('file', 'apt-get install file; it names the architecture of each binary in a bundle');
 
-export const isRoot = (): boolean => process.getuid?.() === 0;
+const isRoot = (): boolean => process.getuid?.() === 0;
 
 /** Root, for `why` (e.g. "to run provision.sh"). */
 export function rootFor(why: string): Need {

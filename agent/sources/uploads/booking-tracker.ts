@@ -58,6 +58,11 @@ export class BookingTracker {
     return t;
   }
 
+  /** Whether the booking's end is known: its marker was seen, or its summary is recorded. */
+  knowsFinished(booking: string): boolean {
+    return this.bookings.get(booking)?.marker === true || Boolean(this.buffer.getBooking(booking)?.summarizedAt);
+  }
+
   /** The booking software says the booking is finished. */
   marked(booking: string): void {
     this.touch(booking).marker = true;

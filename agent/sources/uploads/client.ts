@@ -32,7 +32,7 @@ export interface AttemptResult {
   startedAt: number;
   endedAt: number;
   error?: { type: string; message: string };
-  /** Set when the file was refused at opening (a link or another file swapped in): not to be retried. */
+  /** Set when the file was refused at opening (a link or another file swapped in): looked at afresh, not sent. */
   refused?: RefusedFile;
 }
 

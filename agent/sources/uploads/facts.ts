@@ -27,6 +27,14 @@ export interface UploadFacts {
   stale: { file: string; since: string }[];
 }
 
+/**
+ * An answer by which the upload server refuses the file (4xx but 408 and 429): not retried soon,
+ * counted as a rejection — the uploader's rule, and how status tells refusals from failures.
+ */
+export function isRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
 export function uploadFacts(buffer: DocumentBuffer, now: Date = new Date(), queued = 0, staleAfterMs = Infinity): UploadFacts {
   const midnight = new Date(now);
   midnight.setHours(0, 0, 0, 0);

@@ -21,36 +21,27 @@ export interface FileIdentity {
   ino: bigint;
 }
 
-/** The cause in a few words, as upload state and `status` keep it. */
-const CAUSE: Record<Refusal, string> = {
-  symlink: 'a symbolic link',
-  not_regular: 'not a regular file',
-  outside: 'outside the watch folder',
-  hard_link: 'a hard link',
-  other_file_system: 'on another file system',
-  replaced: 'replaced by another file',
-};
-
-const WHY: Record<Refusal, string> = {
-  symlink: 'is a symbolic link',
-  not_regular: 'is not a regular file',
-  outside: 'is outside the watch folder',
-  hard_link: 'has more than one name (a hard link): it may be a file from elsewhere',
-  other_file_system: 'is on another file system than the watch folder',
-  replaced: 'was replaced by another file since it was checked',
+/** Each refusal: `brief`, as upload state and `status` keep it; `why`, for the log and the document. */
+const REFUSALS: Record<Refusal, { brief: string; why: string }> = {
+  symlink: { brief: 'a symbolic link', why: 'is a symbolic link' },
+  not_regular: { brief: 'not a regular file', why: 'is not a regular file' },
+  outside: { brief: 'outside the watch folder', why: 'is outside the watch folder' },
+  hard_link: { brief: 'a hard link', why: 'has more than one name (a hard link): it may be a file from elsewhere' },
+  other_file_system: { brief: 'on another file system', why: 'is on another file system than the watch folder' },
+  replaced: { brief: 'replaced by another file', why: 'was replaced by another file since it was checked' },
 };
 
 export class RefusedFile extends Error {
   override name = 'RefusedFile';
   readonly refusal: Refusal;
   constructor(file: string, refusal: Refusal) {
-    super(`${file} ${WHY[refusal]}: not uploaded`);
+    super(`${file} ${REFUSALS[refusal].why}: not uploaded`);
     this.refusal = refusal;
   }
 
   /** Why, in a few words ("a symbolic link"). */
   get brief(): string {
-    return CAUSE[this.refusal];
+    return REFUSALS[this.refusal].brief;
   }
 
   /** The document's `error.type`. */

@@ -7,17 +7,22 @@
 // watcher needs, and unknown to the source is taken in and counted (`uploads.missed_by_watcher`,
 // in the heartbeat and `status`); a watch folder that vanished, or was created anew, is said so
 // (log and `booth.agent` event) and watched again.
+import type fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { DocumentBuffer } from '../../buffer/buffer.ts';
 import { STATE_KEYS } from '../../buffer/state-keys.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Recorder } from '../recorder.ts';
+import { mtimeMsOf } from './uploader.ts';
 import { isCandidate, type PhotoWatcher, type PhotoWatcherOptions } from './watcher.ts';
 
 export interface ReconcileTarget {
-  /** Whether the source has this file in hand (queued, in flight, waiting to retry, uploaded or refused as it is now). */
-  hasInHand(rel: string, size: number, mtimeMs: number): boolean;
+  /**
+   * Whether the source has this file, as `stat` says it is now, in hand (queued, in flight,
+   * waiting to retry, uploaded or refused) — for a booking's marker: whether it knows it finished.
+   */
+  hasInHand(rel: string, stat: fs.BigIntStats): boolean;
   /** Takes in a file, as a watcher event does. */
   takeIn(abs: string): void;
 }
@@ -86,14 +91,10 @@ export class Reconciler {
         const stat = await fsp.lstat(abs, { bigint: true }).catch(() => undefined);
         if (!stat?.isFile()) continue;
         // Still settling, or just settled: the watcher's to report.
-        const mtimeMs = Math.round(Number(stat.mtimeNs) / 1e6);
-        if (now - mtimeMs < this.opts.settleTimeMs + WATCHER_GRACE_MS) continue;
-        if (entry.name === this.opts.marker) {
-          this.target.takeIn(abs);
-          continue;
-        }
-        if (this.target.hasInHand(rel, Number(stat.size), mtimeMs)) continue;
-        missed.push(rel);
+        if (now - mtimeMsOf(stat) < this.opts.settleTimeMs + WATCHER_GRACE_MS) continue;
+        if (this.target.hasInHand(rel, stat)) continue;
+        // A missed marker finishes its booking; only photos count as missed.
+        if (entry.name !== this.opts.marker) missed.push(rel);
         this.target.takeIn(abs);
       }
     }

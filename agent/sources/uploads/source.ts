@@ -129,12 +129,14 @@ export class UploadSource implements Source, ReconcileTarget {
   }
 
   /** For the reconciliation scan: whether this file, as it is now, is in the source's hands. */
-  hasInHand(rel: string, size: number, mtimeMs: number): boolean {
+  hasInHand(rel: string, stat: fs.BigIntStats): boolean {
+    const [booking, file] = rel.split(path.sep) as [string, string];
+    if (file === this.opts.uploads.complete_marker) return this.bookings.knowsFinished(booking);
     if (this.queued.has(rel) || this.inFlight.has(rel) || this.parked.has(rel)) return true;
     const row = this.buffer.getUpload(rel);
-    if (row?.status === 'uploaded') return row.size === size && row.mtimeMs === mtimeMs;
-    // Refused for good (empty, a link…) and unchanged since.
-    return row?.status === 'rejected' && row.nextAttemptAt === NEVER && row.size === size && row.mtimeMs === mtimeMs;
+    // Uploaded, or refused for good (empty, a link…) — and unchanged since.
+    const settled = row?.status === 'uploaded' || (row?.status === 'rejected' && row.nextAttemptAt === NEVER);
+    return settled && !changedSince(row, stat);
   }
 
   /** For the reconciliation scan: takes a file in as a watcher event does (never throws). */

@@ -16,6 +16,7 @@ import type { Recorder } from '../recorder.ts';
 import type { BookingTracker } from './booking-tracker.ts';
 import type { MomentFacts } from './bookings.ts';
 import type { AttemptResult, UploadClient } from './client.ts';
+import { isRefusal } from './facts.ts';
 import { openTakenIn, type FileIdentity, type RefusedFile } from './open-file.ts';
 import { uploadUrl } from './url.ts';
 
@@ -169,7 +170,7 @@ export class FileUploader {
           const body = { name: rel, size: base.size, open: () => openTakenIn(abs, rel, takenIn, this.watchDev) };
           const r = await this.client.attempt(url, body, this.signal);
           if (r.ok) return this.succeeded(rel, booking, file, base, r, attempts);
-          if (r.status !== undefined && r.status >= 400 && r.status < 500 && r.status !== 408 && r.status !== 429) {
+          if (r.status !== undefined && isRefusal(r.status)) {
             return this.rejected(rel, booking, file, base, r, attempts);
           }
           // A file refused at opening (a link or another file swapped in) is looked at afresh too:
