@@ -2,7 +2,8 @@
 // minute are first on PATH and the booth's default route is a Wi-Fi link (a fake /proc and /sys via
 // HOST_PROC/HOST_SYS). While an upload and a drain run, every network sample still completes within
 // its probe timeout, and the agent's own event-loop delay — reported in each heartbeat — stays under
-// 100 ms.
+// 250 ms: a command run synchronously would block it for at least its 500 ms timeout, while CPU
+// starvation on a loaded 2-core machine reached 120 ms in full-suite runs (alone: at most 17 ms).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -42,7 +43,7 @@ function hangingCommands(t: TestContext): string {
   return dir;
 }
 
-test('iw, nmcli and ping hanging for a minute: samples complete in their timeout, the loop stays under 100 ms of delay during an upload and a drain', { timeout: 90_000 }, async (t) => {
+test('iw, nmcli and ping hanging for a minute: samples complete in their timeout, the loop stays under 250 ms of delay during an upload and a drain', { timeout: 90_000 }, async (t) => {
   const receiver = await UploadReceiver.start({ rateBytesPerSec: 5e6 });
   t.after(() => receiver.close());
   const standIn = await OpenSearchStandIn.start();
@@ -95,5 +96,5 @@ test('iw, nmcli and ping hanging for a minute: samples complete in their timeout
 
   const beats = standIn.documents('booth-heartbeat-*').map((d) => d.source as { '@timestamp': string; agent: { loop_delay_max_ms?: number } }).filter((b) => Date.parse(b['@timestamp']) > window + 1000);
   assert.ok(beats.length >= 3, `${beats.length} heartbeats during the window`);
-  for (const b of beats) assert.ok(b.agent.loop_delay_max_ms !== undefined && b.agent.loop_delay_max_ms < 100, `event loop delay ${b.agent.loop_delay_max_ms} ms`);
+  for (const b of beats) assert.ok(b.agent.loop_delay_max_ms !== undefined && b.agent.loop_delay_max_ms < 250, `event loop delay ${b.agent.loop_delay_max_ms} ms`);
 });
