@@ -132,7 +132,10 @@ export function uploadOptions(config: Config, secrets: Secrets) {
 
 function logNotice(logger: Logger, n: BufferNotice): void {
   if (n.kind === 'dropped') logger.warn('buffer dropped documents', { reason: n.reason, dropped: n.dropped, by_dataset: n.byDataset });
-  else if (n.kind === 'reset') logger.error('buffer database was unusable; moved aside and started fresh', { reason: n.reason, quarantined: n.quarantinedPath });
+  else if (n.kind === 'reset') {
+    const r = n.restored;
+    logger.error('buffer database was unusable; moved aside and started fresh', { reason: n.reason, quarantined: n.quarantinedPath, recovered_documents: r.documents, recovered_dead_letters: r.deadLetters, remembered_uploads: r.uploads + r.fromLedger });
+  }
   else logger.error('disk full while recording', { file: n.file });
 }
 

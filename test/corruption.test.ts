@@ -7,7 +7,9 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { SYNC_CHECK_MAX_BYTES } from '../agent/buffer/open.ts';
-import { runAgentUntilStarted, runCli } from './support/cli.ts';
+import { collect, runAgentUntilStarted, runCli, startCli } from './support/cli.ts';
+import { OpenSearchStandIn } from './support/opensearch.ts';
+import { waitUntil } from './support/uploads.ts';
 import { writeConfig } from './support/config.ts';
 import { BOOTH, sampleDoc } from './support/documents.ts';
 import { tempDir } from './support/tmp.ts';
@@ -65,7 +67,11 @@ test('a damaged page inside a small database is found at open', (t) => {
   t.after(() => reopened.close());
   assert.ok(reopened.reset, 'the damage was noticed');
   assert.equal(stateResets(reopened).length, 1);
-  assert.equal(reopened.stats().queued, 1, 'a fresh buffer holds only the state_reset event');
+  // The documents on the other pages are read back from the file moved aside, each once.
+  const uploads = [...reopened.documents({ dataset: 'booth.upload' })].map((e) => JSON.parse(e.body).event.id as string);
+  assert.equal(new Set(uploads).size, uploads.length, 'no document twice');
+  assert.ok(uploads.length >= 1950 && uploads.length < 2000, `one page's documents lost, the rest recovered: ${uploads.length}`);
+  assert.match(stateResets(reopened)[0].message, new RegExp(`${uploads.length} unsent documents of the 2000 it held were recovered`));
 });
 
 /** A state dir whose database is too large to check at open, with a damaged page a third of the way in. */
@@ -92,15 +98,18 @@ test('a large database is checked in the background, and a damaged one replaced 
   t.after(() => big.close());
   assert.ok(performance.now() - started < 2000, 'a large file does not hold up the start');
   assert.equal(big.reset, undefined, 'not checked at open');
+  const held = big.stats().queued;
   const result = await big.checkInBackground();
   assert.notEqual(result, 'ok');
   assert.equal(stateResets(big).length, 1, 'replaced with a fresh buffer and said so');
   assert.equal(fs.readdirSync(dir).filter((f) => /^buffer\.db\.corrupt-.*Z$/.test(f)).length, 1);
+  const recovered = big.stats().queued - 1;
+  assert.ok(recovered > held * 0.99 && recovered < held, `two damaged pages lost, the rest recovered: ${recovered} of ${held}`);
   big.record([sampleDoc('booth.upload', 1)]);
-  assert.equal(big.stats().queued, 2);
+  assert.equal(big.stats().queued, recovered + 2);
 });
 
-test('a batch in flight when the database is replaced: its answer does not touch the new documents that took its numbers', { timeout: 60_000 }, async (t) => {
+test('a batch in flight when the database is replaced: its answer does not touch the new documents, which are numbered past it', { timeout: 60_000 }, async (t) => {
   const big = openBuffer(damagedLargeDatabase(t));
   t.after(() => big.close());
   const inFlight = big.lease(500, 1e9);
@@ -108,13 +117,47 @@ test('a batch in flight when the database is replaced: its answer does not touch
   assert.notEqual(await big.checkInBackground(), 'ok');
   const fresh = Array.from({ length: 600 }, (_, i) => sampleDoc('booth.upload', 10_000 + i));
   big.record(fresh);
-  // The fresh database numbers its documents from the start again: the same numbers as the batch.
-  const renumbered = new Set(big.lease(1000, 1e9).map((d) => d.seq));
-  assert.ok(inFlight.every((d) => renumbered.has(d.seq)));
-  big.settle({ release: [...renumbered] });
+  const queued = big.stats().queued;
+  const inFlightSeqs = new Set(inFlight.map((d) => d.seq));
+  const renumbered = big.lease(1e7, 1e12).map((d) => d.seq);
+  assert.equal(renumbered.length, queued);
+  assert.ok(renumbered.every((seq) => !inFlightSeqs.has(seq)), 'no document of the fresh file takes a number still in flight');
+  big.settle({ release: renumbered });
 
-  big.settle({ delivered: inFlight.map((d) => d.seq) });
-  assert.equal(big.stats().queuedByDataset['booth.upload'], 600, 'every new document is still there');
+  big.settle({ delivered: [...inFlightSeqs] });
+  assert.equal(big.stats().queued, queued, 'every document is still there');
+  const ids = new Set([...big.documents({ dataset: 'booth.upload' })].map((e) => JSON.parse(e.body).event.id as string));
+  assert.ok(fresh.every((d) => ids.has(d.event.id)));
+});
+
+test("the reviewer's reset: damage found by the answer to a batch in flight keeps the state_reset event, recovers what the file still holds and tells status", (t) => {
+  // Issue 16 item 4: OpenSearch hanging with the agent's first batch (started) in flight, 2,000
+  // bookings recorded by another process, dd over 100 pages, then OpenSearch answers.
+  const dir = tempDir(t);
+  const daemon = openBuffer(dir);
+  t.after(() => daemon.close());
+  daemon.record([sampleDoc('booth.agent', 0)]);
+  const batch = daemon.lease(500, 1e9);
+  assert.deepEqual(batch.map((d) => d.dataset), ['booth.agent']);
+  const writer = openBuffer(dir);
+  for (let i = 0; i < 2000; i++) writer.record([sampleDoc('booth.booking', i)]);
+  writer.close();
+  const fd = fs.openSync(path.join(dir, 'buffer.db'), 'r+');
+  fs.writeSync(fd, crypto.randomBytes(4096 * 100), 0, 4096 * 100, 4096); // dd bs=4096 seek=1 count=100 conv=notrunc
+  fs.closeSync(fd);
+
+  daemon.settle({ delivered: batch.map((d) => d.seq) });
+  const resets = stateResets(daemon);
+  assert.equal(resets.length, 1, 'the state_reset event survives the answer that found the damage');
+  const bookings = [...daemon.documents({ dataset: 'booth.booking' })].map((e) => JSON.parse(e.body).event.id as string);
+  assert.equal(new Set(bookings).size, bookings.length, 'no document twice');
+  t.diagnostic(`recovered ${bookings.length} of 2000 bookings`);
+  assert.ok(bookings.length >= 1000, `most of the bookings recovered: ${bookings.length}`);
+  const facts = daemon.getState<{ documents_held?: number; salvaged: { documents: number } }>('buffer.last_reset');
+  assert.ok(facts, 'the reset is kept for status');
+  assert.equal(facts.salvaged.documents, bookings.length + 1, 'the bookings and the started event, still unanswered in the old file');
+  assert.match(resets[0].message, new RegExp(`${bookings.length + 1} unsent documents`));
+  assert.equal(daemon.stats().queued, facts.salvaged.documents + 1, 'the answer about the old file deleted nothing in the fresh one');
 });
 
 test('at most three quarantined databases are kept', (t) => {
@@ -163,4 +206,38 @@ test('export on a damaged database changes nothing: the file stays where it is, 
   assert.match(r.stderr, /the database is damaged .*documents exported before the damage; the file is left as it is/);
   assert.deepEqual(files(), listing, 'nothing moved aside, nothing created');
   assert.equal(crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'), before, 'the file is unchanged');
+});
+
+test('the reviewer reproduction with the real agent: OpenSearch hanging, 2,000 bookings recorded, dd over 100 pages — state_reset and the recovered bookings reach OpenSearch, status warns', { timeout: 90_000 }, async (t) => {
+  const standIn = await OpenSearchStandIn.start({ seed: 16 });
+  t.after(() => standIn.close());
+  standIn.faults = { latencyMs: 60_000 };
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir, { opensearch: { url: standIn.url, batch: { max_docs: 500, interval: '50ms' }, request_timeout: '2s', retry: { min_delay: '50ms', max_delay: '500ms' } } });
+  const child = startCli(['run', '--config', cfg.file]);
+  const done = collect(child, undefined, 80_000);
+  await waitUntil(() => standIn.requests.length > 0 || fs.existsSync(path.join(cfg.stateDir, 'booth-agent.pid')), 15_000, () => 'the agent started');
+  const bookings = Array.from({ length: 2000 }, (_, i) => sampleDoc('booth.booking', i));
+  const recorded = await runCli(['record', '--config', cfg.file], { input: bookings.map((d) => JSON.stringify(d)).join('\n') + '\n' });
+  assert.equal(recorded.code, 0, recorded.stderr);
+  const fd = fs.openSync(path.join(cfg.stateDir, 'buffer.db'), 'r+');
+  fs.writeSync(fd, crypto.randomBytes(4096 * 100), 0, 4096 * 100, 4096);
+  fs.closeSync(fd);
+  standIn.faults = {};
+  const reset = () => standIn.documents().find((d) => (d.source as { event?: { action?: string } }).event?.action === 'state_reset');
+  await waitUntil(() => reset() !== undefined, 40_000, () => `no state_reset among ${standIn.count()} stored`);
+  const ids = new Set(bookings.map((d) => d.event.id));
+  await waitUntil(() => ((reset()!.source as { buffer: { salvaged_documents: number } }).buffer.salvaged_documents > 0 && [...standIn.ids()].filter((id) => ids.has(id)).length >= 1000), 30_000, () => `${standIn.count()} stored`);
+  const delivered = [...standIn.ids()].filter((id) => ids.has(id)).length;
+  t.diagnostic(`${delivered} of 2000 bookings reached OpenSearch after the reset`);
+
+  const status = await runCli(['status', '--config', cfg.file, '--json']);
+  assert.equal(status.code, 1, status.stdout);
+  const report = JSON.parse(status.stdout) as { buffer_reset?: { documents_held?: number; recovered: { documents: number } } };
+  assert.ok(report.buffer_reset, 'status --json tells the reset');
+  assert.ok(report.buffer_reset.recovered.documents >= 1000);
+  const screen = await runCli(['status', '--config', cfg.file]);
+  assert.match(screen.stdout, /The buffer database was damaged and replaced \S+ ago[\s\S]*?: \d+ (of \d+ )?unsent\s+measurements\s+were\s+recovered/);
+  child.kill('SIGTERM');
+  assert.equal((await done).code, 0);
 });

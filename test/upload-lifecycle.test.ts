@@ -341,3 +341,39 @@ test('an empty file is reported, and uploaded once it has its content', { timeou
   const docs = documents(cfg.stateDir).filter((d) => d.file?.name === 'late.jpg');
   assert.deepEqual(docs.map((d) => [d.upload?.outcome, d.error?.type ?? null]), [['failure', 'empty_file'], ['success', null]]);
 });
+
+test('after a reset (the database unreadable, nothing to salvage), kept photos are not uploaded again: the upload ledger knows them (issue 16 item 5)', { timeout: 40_000 }, async (t) => {
+  const receiver = await UploadReceiver.start();
+  t.after(() => receiver.close());
+  const dir = tempDir(t);
+  const cfg = uploadConfig(dir, receiver, { after_upload: 'keep' });
+  const a = writeBooking(cfg, 'A', Array.from({ length: 12 }, () => 20_000));
+  const b = writeBooking(cfg, 'B', Array.from({ length: 12 }, () => 20_000));
+  const run1 = startAgent(t, cfg);
+  await run1.waitForLog(/Saved 12 images .* of booking A/, 15_000);
+  await run1.waitForLog(/Saved 12 images .* of booking B/, 15_000);
+  assert.equal((await run1.stop()).code, 0);
+  assert.equal(receiver.uploads().length, 24);
+
+  // The database is beyond salvage: every page garbage.
+  const db = path.join(cfg.stateDir, 'buffer.db');
+  fs.writeFileSync(db, crypto.randomBytes(fs.statSync(db).size));
+  const c = writeBooking(cfg, 'C', [30_000, 30_000]);
+  const run2 = startAgent(t, cfg);
+  await run2.waitForLog(/Saved 2 images .* of booking C/, 15_000);
+  const r2 = await run2.stop();
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stderr, /moved aside and started fresh/);
+
+  assert.deepEqual(
+    receiver.uploads().slice(24).map((r) => `${r.booking}/${r.file}`).sort(),
+    c.map((n) => `C/${n}`).sort(),
+    'only the new booking is uploaded; none of the 24 kept photos again',
+  );
+  for (const name of [...a.map((n) => `A/${n}`), ...b.map((n) => `B/${n}`)]) assert.equal(receiver.stored().get(name)?.count, 1, name);
+  const docs = documents(cfg.stateDir);
+  const reset = docs.find((d) => d.event.action === 'state_reset') as (Doc & { buffer?: { salvaged_documents: number } }) | undefined;
+  assert.ok(reset, 'the reset is recorded');
+  assert.match(reset.message ?? '', /24 uploaded files remembered/);
+  assert.deepEqual(docs.filter((d) => d.event.dataset === 'booth.booking').map((d) => d.booking['id']), ['C'], 'bookings A and B are not summarized a second time');
+});

@@ -5,124 +5,22 @@
 // priority and age — and settle() it: delivered rows are deleted, retryable ones get a next-attempt
 // time, poison ones move to dead letters. Leases live in memory: after a crash every unsettled row
 // is simply sent again, and OpenSearch's create-by-_id makes that harmless.
+import fs from 'node:fs';
 import path from 'node:path';
 import { makeDocument, type BoothIdentity } from '../../shared/documents/stamp.ts';
 import type { BoothDocument, Dataset } from '../../shared/documents/schema.ts';
 import { rowCost, sizeBudget, type SizeBudget } from './bounds.ts';
 import { DatabaseBusyError, DiskFullError, isBusy, isCorruption, isDiskFull } from './errors.ts';
 import { DB_FILE, fileSize, openDatabase, openReadOnly, replaceDatabase, SYNC_CHECK_MAX_BYTES, type Db, type Reset } from './open.ts';
-import { DATASET_OF_PRIORITY, DROP_ORDER, HEARTBEAT_PRIORITY, PRIORITY, priorityOfSeq, SEND_ORDER, seqRange } from './priority.ts';
+import { DATASET_OF_PRIORITY, DROP_ORDER, HEARTBEAT_PRIORITY, priorityOfSeq, SEND_ORDER, seqRange } from './priority.ts';
+import { restore } from './restore.ts';
+import { salvage, type Salvage } from './salvage.ts';
+import { STATE_KEYS } from './state-keys.ts';
+import { UploadLedger, type LedgerBooking, type LedgerEntry } from './upload-ledger.ts';
+import { prepare, toRow, toUploadRow, type OutboxRow, type Row, type Statements } from './statements.ts';
+import type { BookingRow, BufferOptions, BufferStats, DeadLetterFacts, DropReason, LeasedDoc, ResetFacts, Settlement, StateWriter, UploadRow, UploadTotals } from './types.ts';
 
-export interface BufferOptions {
-  stateDir: string;
-  maxSizeBytes: number;
-  maxAgeMs: number;
-  booth: BoothIdentity;
-  now?: () => number;
-  /** quick_check the whole file at open (default true). */
-  check?: boolean;
-  /** Told about drops, resets and disk trouble, e.g. to log them. */
-  onNotice?: (notice: BufferNotice) => void;
-  /**
-   * Read only, beside a running daemon (`status`): no check, no migration, no repair; the file must
-   * exist. Readers never block the daemon's writes (WAL). Any write throws.
-   */
-  readOnly?: boolean;
-}
-
-export type BufferNotice =
-  | { kind: 'dropped'; reason: DropReason; dropped: number; byDataset: Partial<Record<Dataset, number>> }
-  | { kind: 'reset'; reason: string; quarantinedPath: string }
-  | { kind: 'disk_full'; file: string };
-
-export type DropReason = 'max_size' | 'max_age';
-
-export interface LeasedDoc {
-  seq: number;
-  eventId: string;
-  dataset: Dataset;
-  /** The document's @timestamp, which picks its monthly index. */
-  timestamp: string;
-  /** The document as JSON text, ready to be put into a request body. */
-  body: string;
-  attempts: number;
-  recordedAt: number;
-}
-
-export interface Settlement {
-  delivered?: number[];
-  retry?: { seq: number; delayMs: number; error: string }[];
-  dead?: { seq: number; reason: string; statusCode?: number; errorType?: string }[];
-  /** Handed back untouched (e.g. at shutdown): no attempt is counted. */
-  release?: number[];
-}
-
-/** Why OpenSearch refused a dead letter, as `export` marks it. */
-export interface DeadLetterFacts {
-  reason: string;
-  status_code?: number;
-  error_type?: string;
-  failed_at: string;
-  attempts: number;
-}
-
-export interface UploadRow {
-  path: string;
-  bookingId: string;
-  size: number;
-  mtimeMs: number;
-  status: 'pending' | 'uploaded' | 'rejected' | 'failing';
-  attempts: number;
-  httpStatus?: number | null;
-  lastError?: string | null;
-  nextAttemptAt?: number;
-  speedMbS?: number | null;
-  startedAt?: number | null;
-  endedAt?: number | null;
-}
-
-export interface UploadTotals {
-  byStatus: Partial<Record<UploadRow['status'], number>>;
-  /** HTTP status (or "network") → files failing or rejected with it. */
-  failingCodes: Record<string, number>;
-  /** Files not uploaded for a cause of their own (empty, gone, a link…), by that cause. */
-  notUploaded: Record<string, number>;
-  since: { count: number; bytes: number };
-  last?: { path: string; bookingId: string; size: number; speedMbS: number | null; endedAt: number };
-}
-
-export interface BookingRow {
-  id: string;
-  firstSeenAt: number;
-  finishedAt: number | null;
-  summarizedAt: number | null;
-}
-
-/** What a record() state change may touch, inside the same transaction as the documents. */
-export interface StateWriter {
-  setState(key: string, value: unknown): void;
-  putUpload(row: UploadRow): void;
-  putBooking(row: BookingRow): void;
-  /** Counts documents lost before they reached the buffer (e.g. held in memory while the disk was full). */
-  countDropped(byDataset: Partial<Record<Dataset, number>>): void;
-}
-
-export interface BufferStats {
-  queued: number;
-  queuedByDataset: Partial<Record<Dataset, number>>;
-  /** recorded_at (ms) of the oldest unsent document, or null when empty. */
-  oldestRecordedAt: number | null;
-  deadLetters: number;
-  droppedTotal: number;
-  droppedByDataset: Partial<Record<Dataset, number>>;
-  deliveredTotal: number;
-  /** When a document last reached OpenSearch (ms), or null. */
-  lastDeliveredAt: number | null;
-  fileBytes: number;
-  usedBytes: number;
-  maxBytes: number;
-  leased: number;
-}
+export type * from './types.ts';
 
 const COUNTERS = {
   droppedTotal: 'buffer.dropped_total',
@@ -141,7 +39,9 @@ export class DocumentBuffer {
   private readonly budget: SizeBudget;
   private readonly leased = new Set<number>();
   private readonly listeners = new Set<() => void>();
-  private stmts!: ReturnType<typeof prepare>;
+  private stmts!: Statements;
+  /** A second record of the files uploaded, for a reset (none for a reader). */
+  private readonly ledger: UploadLedger | undefined;
 
   static open(opts: BufferOptions): DocumentBuffer {
     try {
@@ -163,7 +63,9 @@ export class DocumentBuffer {
     if (opts.readOnly) this.stmts = prepare(this.db);
     else this.configure();
     this.reset = opened.reset;
-    if (opened.reset) this.recordReset(opened.reset);
+    this.ledger = opts.readOnly ? undefined : new UploadLedger(opts.stateDir);
+    if (opened.reset) this.afterReset(opened.reset);
+    else this.keepLedgerInStep();
   }
 
   /**
@@ -215,14 +117,17 @@ export class DocumentBuffer {
   record(docs: readonly BoothDocument[], change?: (tx: StateWriter) => void): void {
     this.guard(() => {
       const rows = docs.map((doc) => toRow(doc));
+      let uploaded: (LedgerEntry | LedgerBooking)[] = [];
       const write = this.db.transaction(() => {
+        uploaded = [];
         const incoming = rows.reduce((sum, r) => sum + rowCost(r.bytes), 0);
         this.makeRoom(incoming);
         this.insertRows(rows);
-        if (change) change(this.stateWriter());
+        if (change) change(this.stateWriter(uploaded));
       });
       try {
         write.immediate();
+        this.ledger?.append(uploaded);
         for (const l of this.listeners) l();
       } catch (err) {
         if (!isDiskFull(err)) throw err;
@@ -233,6 +138,7 @@ export class DocumentBuffer {
         // Our own hard cap, reached because a transaction was larger than estimated: drop, then retry once.
         this.db.transaction(() => this.dropUntil(this.budget.lowWaterBytes - rows.reduce((s, r) => s + rowCost(r.bytes), 0), 'max_size')).immediate();
         write.immediate();
+        this.ledger?.append(uploaded);
       }
     });
   }
@@ -262,10 +168,12 @@ export class DocumentBuffer {
     }
   }
 
-  private stateWriter(): StateWriter {
+  /** Writes state inside a transaction; uploads marked uploaded are added to `uploaded`, for the ledger once committed. */
+  private stateWriter(uploaded: (LedgerEntry | LedgerBooking)[]): StateWriter {
     return {
       setState: (key, value) => this.stmts.setState.run(key, JSON.stringify(value)),
-      putUpload: (u) =>
+      putUpload: (u) => {
+        if (u.status === 'uploaded') uploaded.push({ path: u.path, bookingId: u.bookingId, size: u.size, mtimeMs: u.mtimeMs, endedAt: u.endedAt ?? null, speedMbS: u.speedMbS ?? null });
         this.stmts.putUpload.run({
           path: u.path,
           booking_id: u.bookingId,
@@ -280,8 +188,12 @@ export class DocumentBuffer {
           started_at: u.startedAt ?? null,
           ended_at: u.endedAt ?? null,
           updated_at: this.now(),
-        }),
-      putBooking: (b) => this.stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt),
+        });
+      },
+      putBooking: (b) => {
+        if (b.summarizedAt !== null) uploaded.push({ id: b.id, firstSeenAt: b.firstSeenAt, finishedAt: b.finishedAt, summarizedAt: b.summarizedAt });
+        this.stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt);
+      },
       countDropped: (byDataset) => this.addDropped(byDataset),
     };
   }
@@ -440,37 +352,41 @@ export class DocumentBuffer {
 
   /** Records what happened to leased documents, in one durable transaction. */
   settle(settlement: Settlement): void {
-    const s = this.leasedOnly(settlement);
-    const all = [...(s.delivered ?? []), ...(s.retry ?? []).map((r) => r.seq), ...(s.dead ?? []).map((d) => d.seq), ...(s.release ?? [])];
-    // Handing documents back is only the end of a lease (in memory): no transaction for that.
-    const writes = Boolean(s.delivered?.length || s.retry?.length || s.dead?.length);
+    const held = this.leasedOnly(settlement);
+    const all = [...(held.delivered ?? []), ...(held.retry ?? []).map((r) => r.seq), ...(held.dead ?? []).map((d) => d.seq), ...(held.release ?? [])];
     try {
-      if (writes) this.guard(() =>
-        this.db
-          .transaction(() => {
-            const now = this.now();
-            if (s.delivered?.length) {
-              this.stmts.deleteOutbox.run(JSON.stringify(s.delivered));
-              const total = (this.getStateIn<number>(COUNTERS.deliveredTotal) ?? 0) + s.delivered.length;
-              this.stmts.setState.run(COUNTERS.deliveredTotal, JSON.stringify(total));
-              this.stmts.setState.run(COUNTERS.lastDeliveredAt, JSON.stringify(now));
-            }
-            for (const r of s.retry ?? []) this.stmts.retry.run(now + r.delayMs, r.error.slice(0, 1000), r.seq);
-            for (const d of s.dead ?? []) {
-              this.stmts.toDead.run(now, d.statusCode ?? null, d.errorType ?? null, d.reason.slice(0, 2000), d.seq);
-              this.stmts.deleteOutbox.run(JSON.stringify([d.seq]));
-            }
-          })
-          .immediate(),
-      );
+      // What the lease holds is judged again inside guard: if the database is found corrupt and
+      // replaced on the way, the leases are gone and the retry must touch nothing in the fresh file.
+      this.guard(() => this.writeSettlement(this.leasedOnly(settlement)));
     } finally {
       for (const seq of all) this.leased.delete(seq);
     }
     // A heartbeat handed back may now sit beside a newer one: keep only the newest unsent heartbeat.
-    const handedBack = [...(s.release ?? []), ...(s.retry ?? []).map((r) => r.seq)];
+    const handedBack = [...(held.release ?? []), ...(held.retry ?? []).map((r) => r.seq)];
     if (handedBack.some((seq) => priorityOfSeq(seq) === HEARTBEAT_PRIORITY)) {
       this.guard(() => this.stmts.deleteOlderHeartbeats.run(...seqRange(HEARTBEAT_PRIORITY), this.leasedJson(), ...seqRange(HEARTBEAT_PRIORITY)));
     }
+  }
+
+  private writeSettlement(s: Settlement): void {
+    // Handing documents back is only the end of a lease (in memory): no transaction for that.
+    if (!s.delivered?.length && !s.retry?.length && !s.dead?.length) return;
+    this.db
+      .transaction(() => {
+        const now = this.now();
+        if (s.delivered?.length) {
+          this.stmts.deleteOutbox.run(JSON.stringify(s.delivered));
+          const total = (this.getStateIn<number>(COUNTERS.deliveredTotal) ?? 0) + s.delivered.length;
+          this.stmts.setState.run(COUNTERS.deliveredTotal, JSON.stringify(total));
+          this.stmts.setState.run(COUNTERS.lastDeliveredAt, JSON.stringify(now));
+        }
+        for (const r of s.retry ?? []) this.stmts.retry.run(now + r.delayMs, r.error.slice(0, 1000), r.seq);
+        for (const d of s.dead ?? []) {
+          this.stmts.toDead.run(now, d.statusCode ?? null, d.errorType ?? null, d.reason.slice(0, 2000), d.seq);
+          this.stmts.deleteOutbox.run(JSON.stringify([d.seq]));
+        }
+      })
+      .immediate();
   }
 
   /**
@@ -518,14 +434,17 @@ export class DocumentBuffer {
   /** Several files' upload state in one transaction: one disk flush for a folder full of new files. */
   putUploads(rows: readonly UploadRow[]): void {
     if (rows.length === 0) return;
-    this.guard(() =>
+    this.guard(() => {
+      const uploaded: (LedgerEntry | LedgerBooking)[] = [];
       this.db
         .transaction(() => {
-          const w = this.stateWriter();
+          uploaded.length = 0;
+          const w = this.stateWriter(uploaded);
           for (const row of rows) w.putUpload(row);
         })
-        .immediate(),
-    );
+        .immediate();
+      this.ledger?.append(uploaded);
+    });
   }
 
   getBooking(id: string): BookingRow | undefined {
@@ -536,7 +455,11 @@ export class DocumentBuffer {
   }
 
   putBooking(row: BookingRow): void {
-    this.guard(() => this.stmts.putBooking.run(row.id, row.firstSeenAt, row.finishedAt, row.summarizedAt));
+    this.guard(() => {
+      const summarized: (LedgerEntry | LedgerBooking)[] = [];
+      this.stateWriter(summarized).putBooking(row);
+      this.ledger?.append(summarized);
+    });
   }
 
   /**
@@ -676,27 +599,89 @@ export class DocumentBuffer {
     } catch {
       // Closing a corrupt database may fail; the file is moved aside either way.
     }
+    // Batches still in flight keep their numbers; the fresh file numbers past them, so their
+    // answers, when they come, can never settle a new document.
+    const inFlight = [...this.leased];
     this.leased.clear();
     const reason = `the database is corrupt (${(cause as Error).message})`;
     const opened = replaceDatabase(this.opts.stateDir, reason, this.now);
     this.db = opened.db;
     this.configure();
-    this.recordReset(opened.reset!);
+    for (const seq of inFlight) {
+      const [first] = seqRange(priorityOfSeq(seq));
+      this.stmts.skipSeqsTo.run(seq - first, priorityOfSeq(seq));
+    }
+    this.afterReset(opened.reset!);
   }
 
-  private recordReset(reset: Reset): void {
+  /**
+   * Fills the fresh database with what the old one still holds and what the ledger knows, then
+   * records the reset — as a state_reset event (with how much came back) and in the state, for status.
+   */
+  private afterReset(reset: Reset): void {
+    let salvaged: Salvage | undefined;
+    let salvageError: string | undefined;
+    try {
+      salvaged = salvage(reset.quarantinedPath);
+    } catch (err) {
+      salvageError = (err as Error).message;
+    }
+    const restored = restore(this.db, this.stmts, salvaged, this.ledger?.read() ?? { uploads: new Map(), bookings: new Map() }, this.now());
+    const facts: ResetFacts = {
+      at: this.now(),
+      reason: reset.reason.slice(0, 1000),
+      quarantined_path: reset.quarantinedPath,
+      ...(salvaged?.documentsHeld !== undefined ? { documents_held: salvaged.documentsHeld } : {}),
+      salvaged: { documents: restored.documents, dead_letters: restored.deadLetters, uploads: restored.uploads, bookings: restored.bookings },
+      uploads_from_ledger: restored.fromLedger,
+      ...(salvaged ? { pages: salvaged.pages, unreadable_pages: salvaged.unreadablePages } : {}),
+      ...(salvageError ? { salvage_error: salvageError } : {}),
+    };
+    const held = facts.documents_held !== undefined ? ` of the ${facts.documents_held} it held` : '';
     const doc = makeDocument(
       'booth.agent',
       {
-        message: `Started a fresh buffer: ${reset.reason}. The old file was kept as ${reset.quarantinedPath}; its unsent documents are lost.`,
-        event: { action: 'state_reset', reason: reset.reason.slice(0, 1000) },
-        buffer: { quarantined_path: reset.quarantinedPath },
+        message: `Started a fresh buffer: ${reset.reason}. The old file was kept as ${reset.quarantinedPath}; ${restored.documents} unsent documents${held} were recovered from it (${restored.deadLetters} dead letters, ${restored.uploads + restored.fromLedger} uploaded files remembered).`,
+        event: { action: 'state_reset', reason: facts.reason },
+        buffer: {
+          quarantined_path: reset.quarantinedPath,
+          salvaged_documents: restored.documents,
+          ...(facts.documents_held !== undefined ? { quarantined_documents: facts.documents_held } : {}),
+        },
       },
       this.opts.booth,
       this.now,
     );
-    this.db.transaction(() => this.insertRows([toRow(doc)])).immediate();
-    this.opts.onNotice?.({ kind: 'reset', ...reset });
+    this.db
+      .transaction(() => {
+        this.insertRows([toRow(doc)]);
+        this.stmts.setState.run(STATE_KEYS.bufferLastReset, JSON.stringify(facts));
+      })
+      .immediate();
+    this.opts.onNotice?.({ kind: 'reset', ...reset, restored });
+  }
+
+  /** An upgraded agent writes its first ledger from the database; a ledger grown far past the database is rewritten. */
+  private keepLedgerInStep(): void {
+    if (!this.ledger) return;
+    const uploaded = (this.stmts.uploadStatusCounts.all() as { status: string; n: number }[]).find((r) => r.status === 'uploaded')?.n ?? 0;
+    const missing = uploaded > 0 && !fs.existsSync(this.ledger.file);
+    if (!missing && !this.ledger.needsCompaction(uploaded)) return;
+    const stmts = this.stmts;
+    try {
+      this.ledger.rewrite(
+        (function* (): Generator<LedgerEntry | LedgerBooking> {
+          for (const r of stmts.uploadedFiles.iterate() as Iterable<{ path: string; booking_id: string; size: number; mtime_ms: number; ended_at: number | null; speed_mb_s: number | null }>) {
+            yield { path: r.path, bookingId: r.booking_id, size: r.size, mtimeMs: r.mtime_ms, endedAt: r.ended_at, speedMbS: r.speed_mb_s };
+          }
+          for (const b of stmts.summarizedBookings.iterate() as Iterable<{ id: string; first_seen_at: number; finished_at: number | null; summarized_at: number }>) {
+            yield { id: b.id, firstSeenAt: b.first_seen_at, finishedAt: b.finished_at, summarizedAt: b.summarized_at };
+          }
+        })(),
+      );
+    } catch {
+      // A full disk or a read-only state dir: the ledger is a second copy, the agent works without it.
+    }
   }
 
   private leasedJson(): string {
@@ -704,105 +689,3 @@ export class DocumentBuffer {
   }
 }
 
-interface Row {
-  eventId: string;
-  dataset: Dataset;
-  priority: number;
-  timestamp: string;
-  bytes: number;
-  body: string;
-}
-
-interface OutboxRow {
-  seq: number;
-  event_id: string;
-  dataset: Dataset;
-  timestamp: string;
-  recorded_at: number;
-  bytes: number;
-  attempts: number;
-  body: string;
-}
-
-function toUploadRow(r: Record<string, unknown>): UploadRow {
-  return {
-    path: r['path'] as string,
-    bookingId: r['booking_id'] as string,
-    size: r['size'] as number,
-    mtimeMs: r['mtime_ms'] as number,
-    status: r['status'] as UploadRow['status'],
-    attempts: r['attempts'] as number,
-    httpStatus: r['http_status'] as number | null,
-    lastError: r['last_error'] as string | null,
-    nextAttemptAt: r['next_attempt_at'] as number,
-    speedMbS: r['speed_mb_s'] as number | null,
-    startedAt: r['started_at'] as number | null,
-    endedAt: r['ended_at'] as number | null,
-  };
-}
-
-function toRow(doc: BoothDocument): Row {
-  const body = JSON.stringify(doc);
-  const dataset = doc.event.dataset;
-  const priority = PRIORITY[dataset];
-  if (priority === undefined) throw new Error(`cannot record a document of unknown dataset ${String(dataset)}`);
-  return { eventId: doc.event.id, dataset, priority, timestamp: doc['@timestamp'], bytes: Buffer.byteLength(body), body };
-}
-
-function prepare(db: Db) {
-  const notLeased = 'seq NOT IN (SELECT value FROM json_each(?))';
-  // "seq >= ? AND seq < ?" is one kind's range of the primary key (see priority.ts).
-  const ofKind = 'seq >= ? AND seq < ?';
-  return {
-    claimSeqs: db.prepare(`UPDATE queue SET last_n = last_n + ? WHERE priority = ? RETURNING last_n`),
-    insert: db.prepare(`INSERT INTO outbox (seq, event_id, dataset, timestamp, recorded_at, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-    deleteUnleasedHeartbeats: db.prepare(`DELETE FROM outbox WHERE ${ofKind} AND ${notLeased}`),
-    deleteOlderHeartbeats: db.prepare(`DELETE FROM outbox WHERE ${ofKind} AND ${notLeased} AND seq < (SELECT max(seq) FROM outbox WHERE ${ofKind})`),
-    ready: db.prepare(
-      `SELECT seq, event_id, dataset, timestamp, recorded_at, bytes, attempts, body FROM outbox
-       WHERE ${ofKind} AND next_attempt_at <= ? AND ${notLeased} ORDER BY seq LIMIT ?`,
-    ),
-    readyHeartbeatAfter: db.prepare(`SELECT 1 FROM outbox WHERE seq > ? AND seq < ? AND next_attempt_at <= ? LIMIT 1`),
-    oldestOutbox: db.prepare(`SELECT seq, dataset, bytes, recorded_at FROM outbox WHERE ${ofKind} AND ${notLeased} ORDER BY seq LIMIT 500`),
-    oldestDead: db.prepare(`SELECT seq, dataset, bytes, recorded_at FROM dead_letters WHERE priority = ? ORDER BY seq LIMIT 500`),
-    deleteOutbox: db.prepare(`DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))`),
-    deleteDead: db.prepare(`DELETE FROM dead_letters WHERE seq IN (SELECT value FROM json_each(?))`),
-    retry: db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ?`),
-    toDead: db.prepare(
-      `INSERT INTO dead_letters (event_id, dataset, priority, timestamp, recorded_at, failed_at, attempts, status_code, error_type, reason, bytes, body)
-       SELECT event_id, dataset, seq / ${2 ** 44}, timestamp, recorded_at, ?, attempts + 1, ?, ?, ?, bytes, body FROM outbox WHERE seq = ?`,
-    ),
-    getState: db.prepare(`SELECT value FROM state WHERE key = ?`),
-    setState: db.prepare(`INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
-    putUpload: db.prepare(
-      `INSERT INTO uploads (path, booking_id, size, mtime_ms, status, attempts, http_status, last_error, next_attempt_at, speed_mb_s, started_at, ended_at, updated_at)
-       VALUES (@path, @booking_id, @size, @mtime_ms, @status, @attempts, @http_status, @last_error, @next_attempt_at, @speed_mb_s, @started_at, @ended_at, @updated_at)
-       ON CONFLICT (path) DO UPDATE SET booking_id = excluded.booking_id, size = excluded.size, mtime_ms = excluded.mtime_ms,
-         status = excluded.status, attempts = excluded.attempts, http_status = excluded.http_status, last_error = excluded.last_error,
-         next_attempt_at = excluded.next_attempt_at, speed_mb_s = excluded.speed_mb_s, started_at = excluded.started_at,
-         ended_at = excluded.ended_at, updated_at = excluded.updated_at`,
-    ),
-    getUpload: db.prepare(`SELECT * FROM uploads WHERE path = ?`),
-    bookingUploads: db.prepare(`SELECT * FROM uploads WHERE booking_id = ? ORDER BY path`),
-    getBooking: db.prepare(`SELECT * FROM bookings WHERE id = ?`),
-    putBooking: db.prepare(
-      `INSERT INTO bookings (id, first_seen_at, finished_at, summarized_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET first_seen_at = excluded.first_seen_at, finished_at = excluded.finished_at, summarized_at = excluded.summarized_at`,
-    ),
-    uploadStatusCounts: db.prepare(`SELECT status, count(*) AS n FROM uploads GROUP BY status`),
-    uploadedSince: db.prepare(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM uploads WHERE status = 'uploaded' AND ended_at >= ?`),
-    recentUploads: db.prepare(`SELECT speed_mb_s, ended_at FROM uploads WHERE status = 'uploaded' AND ended_at IS NOT NULL AND speed_mb_s IS NOT NULL ORDER BY ended_at DESC LIMIT ?`),
-    lastUploaded: db.prepare(`SELECT path, booking_id, size, speed_mb_s, ended_at FROM uploads WHERE status = 'uploaded' AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1`),
-    stalePending: db.prepare(`SELECT path, updated_at FROM uploads WHERE status = 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?`),
-    // The server's verdicts (failing: 5xx, 429, network; rejected: 4xx) apart from the files' own causes.
-    failingCodes: db.prepare(`SELECT http_status AS code, count(*) AS n FROM uploads WHERE status = 'failing' OR (status = 'rejected' AND http_status IS NOT NULL) GROUP BY http_status`),
-    notUploaded: db.prepare(`SELECT last_error AS cause, count(*) AS n FROM uploads WHERE status = 'rejected' AND http_status IS NULL GROUP BY last_error ORDER BY n DESC, last_error LIMIT 10`),
-    queueCounts: db.prepare(`SELECT priority, queued, dead FROM queue`),
-    // Reads every row (length() needs the whole value, overflow pages included) to find damaged pages.
-    scanOutbox: db.prepare(`SELECT seq, length(body) AS n FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`),
-    scanDead: db.prepare(`SELECT seq, length(body) AS n FROM dead_letters WHERE seq > ? ORDER BY seq LIMIT ?`),
-    firstOfPriority: db.prepare(`SELECT recorded_at FROM outbox WHERE ${ofKind} ORDER BY seq LIMIT 1`),
-    exportOutbox: db.prepare(`SELECT body FROM outbox WHERE recorded_at >= ? AND (? IS NULL OR dataset = ?) ORDER BY seq`),
-    exportDead: db.prepare(`SELECT body, reason, status_code, error_type, failed_at, attempts FROM dead_letters WHERE recorded_at >= ? AND (? IS NULL OR dataset = ?) ORDER BY seq`),
-  };
-}

@@ -19,4 +19,6 @@ export const STATE_KEYS = {
   networkLatest: 'network.latest',
   /** Files the reconciliation scan found that the folder watcher had not reported, since the state began. */
   uploadsMissedByWatcher: 'uploads.missed_by_watcher',
+  /** ResetFacts: the last time a damaged database was replaced, and what was recovered from it. */
+  bufferLastReset: 'buffer.last_reset',
 } as const;

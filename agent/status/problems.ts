@@ -17,6 +17,8 @@ const HOUR_S = 3600;
 const SKEW_LIMIT_MS = 120_000;
 const LOW_DISK = 1e9;
 const CRITICAL_DISK = 200e6;
+/** A reset is a warning for a day: long enough to be seen at the next look, not a standing alarm. */
+const RESET_SHOWN_MS = 24 * HOUR_S * 1000;
 
 export function problemsOf(r: StatusReport, opts: { heartbeatIntervalMs: number; configFile: string }): Problem[] {
   const now = Date.parse(r.at);
@@ -63,6 +65,11 @@ export function problemsOf(r: StatusReport, opts: { heartbeatIntervalMs: number;
   }
   if (r.clock.skew_ms !== undefined && Math.abs(r.clock.skew_ms) > SKEW_LIMIT_MS) {
     warning(`The booth's clock is ${formatDuration(Math.abs(r.clock.skew_ms))} ${r.clock.skew_ms > 0 ? 'ahead' : 'behind'}: check time synchronisation (timedatectl)`);
+  }
+  const reset = r.buffer_reset;
+  if (reset && now - Date.parse(reset.at) < RESET_SHOWN_MS) {
+    const held = reset.documents_held !== undefined ? ` of ${reset.documents_held}` : '';
+    warning(`The buffer database was damaged and replaced ${ago(reset.at)} ago (${reset.reason}): ${reset.recovered.documents}${held} unsent measurements were recovered; the old file is kept as ${reset.quarantined_path}`);
   }
   const free = r.disk.free_bytes;
   if (free !== undefined && free < CRITICAL_DISK) critical(`The disk is almost full: ${formatBytes(free)} free`);

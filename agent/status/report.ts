@@ -4,7 +4,7 @@
 // printed by `status --json` (documented in the README) and rendered for the technician.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DocumentBuffer } from '../buffer/buffer.ts';
+import { DocumentBuffer, type ResetFacts } from '../buffer/buffer.ts';
 import { STATE_KEYS } from '../buffer/state-keys.ts';
 import { DB_FILE } from '../buffer/open.ts';
 import type { Config } from '../config/schema.ts';
@@ -34,6 +34,14 @@ export interface StatusReport {
   network: { online?: boolean; since?: string; sampled_at?: string; interface?: NetworkSample['interface']; wifi?: NetworkSample['wifi']; probes: NetworkSample['probes'] };
   disk: { database_bytes: number; max_bytes: number; free_bytes?: number };
   clock: { skew_ms?: number };
+  /** The last time a damaged buffer database was replaced, and what was recovered from it. */
+  buffer_reset?: {
+    at: string;
+    reason: string;
+    quarantined_path: string;
+    documents_held?: number;
+    recovered: { documents: number; dead_letters: number; uploads: number; bookings: number; uploads_from_ledger: number };
+  };
 }
 
 interface ShipError {
@@ -65,6 +73,7 @@ export function collectStatus(config: Config, now = Date.now(), secrets: Iterabl
     const connectivity = buffer.getState<{ online: boolean; since: number }>(STATE_KEYS.networkConnectivity);
     const skew = buffer.getState<{ value: number }>(STATE_KEYS.clockSkew);
     const heartbeat = buffer.getState<{ at: number }>(STATE_KEYS.heartbeatLast);
+    const reset = buffer.getState<ResetFacts>(STATE_KEYS.bufferLastReset);
     const report: StatusReport = {
       at: new Date(now).toISOString(),
       booth: { id: config.booth.id, country: config.booth.country },
@@ -94,6 +103,17 @@ export function collectStatus(config: Config, now = Date.now(), secrets: Iterabl
       },
       disk: { database_bytes: stats.fileBytes, max_bytes: stats.maxBytes, ...freeBytes(config.state_dir) },
       clock: skew ? { skew_ms: skew.value } : {},
+      ...(reset
+        ? {
+            buffer_reset: {
+              at: iso(reset.at)!,
+              reason: reset.reason,
+              quarantined_path: reset.quarantined_path,
+              ...(reset.documents_held !== undefined ? { documents_held: reset.documents_held } : {}),
+              recovered: { ...reset.salvaged, uploads_from_ledger: reset.uploads_from_ledger },
+            },
+          }
+        : {}),
     };
     return report;
   } finally {

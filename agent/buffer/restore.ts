@@ -1,0 +1,69 @@
+// Fills a fresh database after a reset with what survived: the documents, dead letters, upload and
+// booking state read from the quarantined file (salvage.ts), and the files and summarized bookings
+// the upload ledger knows. In one transaction, before anything new is recorded.
+import type { Db } from './open.ts';
+import { HEARTBEAT_PRIORITY, PRIORITY, seqRange } from './priority.ts';
+import type { Salvage } from './salvage.ts';
+import type { Statements } from './statements.ts';
+import type { LedgerContents } from './upload-ledger.ts';
+
+export interface Restored {
+  documents: number;
+  deadLetters: number;
+  /** Upload rows read from the old file, and files known as uploaded only from the ledger. */
+  uploads: number;
+  fromLedger: number;
+  bookings: number;
+}
+
+export function restore(db: Db, stmts: Statements, salvaged: Salvage | undefined, ledger: LedgerContents, now: number): Restored {
+  const restored: Restored = { documents: 0, deadLetters: 0, uploads: 0, fromLedger: 0, bookings: 0 };
+  db.transaction(() => {
+    if (salvaged) {
+      restored.documents = restoreDocuments(stmts, salvaged);
+      for (const d of salvaged.deadLetters) {
+        stmts.insertDead.run(d.eventId, d.dataset, PRIORITY[d.dataset], d.timestamp, d.recordedAt, d.failedAt, d.attempts, d.statusCode, d.errorType, d.reason, Buffer.byteLength(d.body), d.body);
+      }
+      restored.deadLetters = salvaged.deadLetters.length;
+      for (const u of salvaged.uploads) {
+        stmts.putUpload.run({ path: u.path, booking_id: u.bookingId, size: u.size, mtime_ms: u.mtimeMs, status: u.status, attempts: u.attempts, http_status: u.httpStatus, last_error: u.lastError, next_attempt_at: 0, speed_mb_s: u.speedMbS, started_at: u.startedAt, ended_at: u.endedAt, updated_at: u.updatedAt });
+      }
+      restored.uploads = salvaged.uploads.length;
+      for (const b of salvaged.bookings) stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt);
+      restored.bookings = salvaged.bookings.length;
+    }
+    // The ledger knows uploads the old file no longer shows (its pages lost) — or shows as older.
+    for (const e of ledger.uploads.values()) {
+      const row = stmts.getUpload.get(e.path) as { status: string; size: number; mtime_ms: number } | undefined;
+      if (row?.status === 'uploaded' && row.size === e.size && row.mtime_ms === e.mtimeMs) continue;
+      stmts.putUpload.run({ path: e.path, booking_id: e.bookingId, size: e.size, mtime_ms: e.mtimeMs, status: 'uploaded', attempts: 1, http_status: null, last_error: null, next_attempt_at: 0, speed_mb_s: e.speedMbS, started_at: null, ended_at: e.endedAt, updated_at: now });
+      restored.fromLedger++;
+    }
+    for (const b of ledger.bookings.values()) {
+      const row = stmts.getBooking.get(b.id) as { summarized_at: number | null } | undefined;
+      if (row?.summarized_at == null) stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt);
+    }
+  }).immediate();
+  return restored;
+}
+
+/** Unsent documents, renumbered in their old order; of the heartbeats only the newest (the lane keeps one). */
+function restoreDocuments(stmts: Statements, salvaged: Salvage): number {
+  const heartbeats = salvaged.documents.filter((d) => PRIORITY[d.dataset] === HEARTBEAT_PRIORITY);
+  const newestHeartbeat = heartbeats[heartbeats.length - 1];
+  const docs = salvaged.documents.filter((d) => PRIORITY[d.dataset] !== HEARTBEAT_PRIORITY || d === newestHeartbeat);
+  const counts = new Map<number, number>();
+  for (const d of docs) counts.set(PRIORITY[d.dataset], (counts.get(PRIORITY[d.dataset]) ?? 0) + 1);
+  const next = new Map<number, number>();
+  for (const [priority, n] of counts) {
+    const { last_n } = stmts.claimSeqs.get(n, priority) as { last_n: number };
+    next.set(priority, seqRange(priority)[0] + last_n - n + 1);
+  }
+  for (const d of docs) {
+    const priority = PRIORITY[d.dataset];
+    const seq = next.get(priority)!;
+    next.set(priority, seq + 1);
+    stmts.insert.run(seq, d.eventId, d.dataset, d.timestamp, d.recordedAt, Buffer.byteLength(d.body), d.body);
+  }
+  return docs.length;
+}
