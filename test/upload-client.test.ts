@@ -347,3 +347,34 @@ test('a server that reads the body and then trickles the head of its answer, a b
   assert.ok(elapsed < 5_000, `the trickled head held the attempt for ${elapsed.toFixed(0)} ms`);
   await closed(sockets[0]!, 2_000);
 });
+
+test('a server reading slowly behind large socket buffers: the bytes still moving are progress, and the upload succeeds (issue 16 item 11)', { timeout: 30_000 }, async (t) => {
+  // 1.5 MB read at 300 kB/s takes 5 s; once the last bytes were handed to the kernel (its buffers
+  // on loopback hold megabytes) nothing moves in Node, yet the kernel's send queue drains.
+  const size = 1.5 * MB;
+  const { file, bytes } = writeFile(t, size);
+  const hash = crypto.createHash('sha256');
+  let received = 0;
+  const server = http.createServer((req, res) => {
+    const tick = setInterval(() => {
+      const chunk = req.read(30_000) as Buffer | null ?? (req.readableLength > 0 ? (req.read() as Buffer | null) : null);
+      if (chunk) {
+        hash.update(chunk);
+        received += chunk.length;
+      }
+      if (received >= size) {
+        clearInterval(tick);
+        res.writeHead(201).end();
+      }
+    }, 100);
+    req.once('close', () => clearInterval(tick));
+  });
+  const { url } = await listen(t, server);
+  const started = performance.now();
+  const result = await client({ verify: true }, 1_500).attempt(`${url}/up`, fileBody(file, size));
+  const elapsed = performance.now() - started;
+  assert.equal(result.error, undefined, JSON.stringify(result.error));
+  assert.equal(result.status, 201);
+  assert.ok(elapsed > 3_000, `the server took its time (${elapsed.toFixed(0)} ms), longer than twice the idle timeout`);
+  assert.equal(hash.digest('hex'), crypto.createHash('sha256').update(bytes).digest('hex'));
+});

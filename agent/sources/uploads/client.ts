@@ -5,8 +5,10 @@
 // decides (SPEC §5).
 import type { FileHandle } from 'node:fs/promises';
 import type { ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import got, { type Got, type Request } from 'got';
 import { gotHttpsOptions, type TlsMaterial } from '../../config/tls.ts';
+import { IdleWatchdog } from './idle-watchdog.ts';
 import { RefusedFile } from './open-file.ts';
 
 export interface UploadClientSettings {
@@ -66,11 +68,11 @@ export class UploadClient {
       retry: { limit: 0 },
       throwHttpErrors: false,
       followRedirect: false,
-      // For big uploads the idle (socket) timeout is what matters; a total timeout would cut a
-      // slow but healthy 4 GB video.
-      // `response`: once the whole body is sent, the answer's head must come within idle_timeout —
-      // a head trickled a byte at a time would keep the socket busy forever.
-      timeout: { lookup: settings.connectTimeoutMs, connect: settings.connectTimeoutMs, secureConnect: settings.connectTimeoutMs, socket: settings.idleTimeoutMs, response: settings.idleTimeoutMs },
+      // For big uploads the idle timeout is what matters (IdleWatchdog: no body byte taken or
+      // acknowledged, no answer); a total timeout would cut a slow but healthy 4 GB video. Once
+      // the body is delivered the answer's head must come within idle_timeout — a head trickled a
+      // byte at a time is no progress.
+      timeout: { lookup: settings.connectTimeoutMs, connect: settings.connectTimeoutMs, secureConnect: settings.connectTimeoutMs },
       https: gotHttpsOptions(tls),
     });
   }
@@ -87,6 +89,8 @@ export class UploadClient {
     // server's answer to them); without one, only what left counts.
     let written = 0;
     let left = 0;
+    let request: Request | undefined;
+    const watchdog = new IdleWatchdog(this.settings.idleTimeoutMs, (err) => request?.destroy(err));
     const progress = {
       written: (bytes: number) => (written += bytes),
       left: (bytes: number) => {
@@ -97,6 +101,7 @@ export class UploadClient {
           firstByteWall = Date.now();
         }
         left += bytes;
+        watchdog.progress();
       },
     };
     const result = (base: Partial<AttemptResult>): AttemptResult => {
@@ -111,11 +116,12 @@ export class UploadClient {
     try {
       handle = await body.open();
     } catch (err) {
+      watchdog.stop();
       if (err instanceof RefusedFile) return result({ error: { type: err.type, message: err.message }, refused: err });
       const e = err as NodeJS.ErrnoException;
       return result({ error: { type: e.code ?? 'Error', message: describeUploadError(e, file) } });
     }
-    const request = this.client.stream(url, {
+    request = this.client.stream(url, {
       method: this.settings.method,
       headers: { ...this.settings.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) },
       ...(signal ? { signal } : {}),
@@ -123,13 +129,17 @@ export class UploadClient {
     // The response is timed on Node's own request object, as soon as its headers are parsed: got's
     // 'response' event comes after got's own processing, which the first time (code not yet
     // compiled) adds milliseconds — 5% on a 2 MB file at 20 MB/s.
-    request.on('request', (req: ClientRequest) => req.once('response', () => (respondedAt ??= performance.now())));
+    request.on('request', (req: ClientRequest) => {
+      req.once('response', () => (respondedAt ??= performance.now()));
+      req.once('socket', (socket: Socket) => watchdog.watch(socket));
+    });
     const response = new Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
-      request.once('response', (res: { statusCode: number; headers: Record<string, string | string[] | undefined> }) => {
+      request!.once('response', (res: { statusCode: number; headers: Record<string, string | string[] | undefined> }) => {
         respondedAt ??= performance.now();
+        watchdog.stop(); // the answer's body has its own bounds (below)
         resolve(res);
       });
-      request.once('error', reject);
+      request!.once('error', reject);
     });
     // The answer's body is not worth reading, but it is read for the connection to be reused — up
     // to MAX_ANSWER_BYTES and ANSWER_BODY_GRACE_MS; past either the request is dropped, and the
@@ -144,11 +154,14 @@ export class UploadClient {
       () => (grace = setTimeout(() => request.destroy(), Math.min(ANSWER_BODY_GRACE_MS, this.settings.idleTimeoutMs))),
       () => {},
     );
-    request.once('close', () => clearTimeout(grace));
+    request.once('close', () => {
+      clearTimeout(grace);
+      watchdog.stop();
+    });
     const finished = new Promise<void>((resolve, reject) => {
-      request.once('end', resolve);
-      request.once('error', reject);
-      request.once('close', resolve);
+      request!.once('end', resolve);
+      request!.once('error', reject);
+      request!.once('close', resolve);
     });
     finished.catch(() => {});
     try {
