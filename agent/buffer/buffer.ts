@@ -12,7 +12,8 @@ import type { BoothDocument, Dataset } from '../../shared/documents/schema.ts';
 import { rowCost, sizeBudget, type SizeBudget } from './bounds.ts';
 import { DatabaseBusyError, DiskFullError, isBusy, isCorruption, isDiskFull } from './errors.ts';
 import { DB_FILE, fileSize, openDatabase, openReadOnly, replaceDatabase, SYNC_CHECK_MAX_BYTES, type Db, type Reset } from './open.ts';
-import { DATASET_OF_PRIORITY, DROP_ORDER, HEARTBEAT_PRIORITY, priorityOfSeq, SEND_ORDER, seqRange } from './priority.ts';
+import { deleteExpired, deleteOldest } from './drops.ts';
+import { DATASET_OF_PRIORITY, HEARTBEAT_PRIORITY, priorityOfSeq, SEND_ORDER, seqRange } from './priority.ts';
 import { restore } from './restore.ts';
 import { salvage, type Salvage } from './salvage.ts';
 import { STATE_KEYS } from './state-keys.ts';
@@ -223,39 +224,11 @@ export class DocumentBuffer {
     for (let round = 0; round < 50; round++) {
       const excess = this.usedBytes() - target;
       if (excess <= 0) break;
-      const n = this.dropOldest(excess, byDataset);
+      const n = deleteOldest(this.stmts, this.leasedJson(), excess, byDataset);
       if (n === 0) break;
       dropped += n;
     }
     if (dropped > 0) this.recordDrop(reason, dropped, byDataset);
-  }
-
-  /** Deletes rows in drop order whose sizes add up to `bytes`; returns how many. */
-  private dropOldest(bytes: number, byDataset: Partial<Record<Dataset, number>>): number {
-    let toFree = bytes;
-    let count = 0;
-    const leased = this.leasedJson();
-    for (const priority of DROP_ORDER) {
-      for (const table of ['dead_letters', 'outbox'] as const) {
-        while (toFree > 0) {
-          const rows = (table === 'outbox' ? this.stmts.oldestOutbox.all(...seqRange(priority), leased) : this.stmts.oldestDead.all(priority)) as { seq: number; dataset: Dataset; bytes: number }[];
-          if (rows.length === 0) break;
-          const take: number[] = [];
-          for (const r of rows) {
-            if (toFree <= 0) break;
-            take.push(r.seq);
-            toFree -= rowCost(r.bytes);
-            byDataset[r.dataset] = (byDataset[r.dataset] ?? 0) + 1;
-          }
-          const json = JSON.stringify(take);
-          if (table === 'outbox') this.stmts.deleteOutbox.run(json);
-          else this.stmts.deleteDead.run(json);
-          count += take.length;
-        }
-        if (toFree <= 0) return count;
-      }
-    }
-    return count;
   }
 
   /** Drops documents recorded longer than buffer.max_age ago. Returns how many. */
@@ -266,23 +239,7 @@ export class DocumentBuffer {
       let dropped = 0;
       this.db
         .transaction(() => {
-          const leased = this.leasedJson();
-          for (const priority of DROP_ORDER) {
-            for (const table of ['dead_letters', 'outbox'] as const) {
-              for (;;) {
-                const rows = (table === 'outbox' ? this.stmts.oldestOutbox.all(...seqRange(priority), leased) : this.stmts.oldestDead.all(priority)) as { seq: number; dataset: Dataset; recorded_at: number }[];
-                // Rows are in recording order: expired ones form a prefix.
-                const expired = rows.filter((r) => r.recorded_at < cutoff);
-                if (expired.length === 0) break;
-                for (const r of expired) byDataset[r.dataset] = (byDataset[r.dataset] ?? 0) + 1;
-                const json = JSON.stringify(expired.map((r) => r.seq));
-                if (table === 'outbox') this.stmts.deleteOutbox.run(json);
-                else this.stmts.deleteDead.run(json);
-                dropped += expired.length;
-                if (expired.length < rows.length) break;
-              }
-            }
-          }
+          dropped = deleteExpired(this.stmts, this.leasedJson(), cutoff, byDataset);
           if (dropped > 0) this.recordDrop('max_age', dropped, byDataset);
         })
         .immediate();
