@@ -8,10 +8,18 @@ import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
-import { salvage } from '../agent/buffer/salvage.ts';
+import { salvage, type SalvagedDoc } from '../agent/buffer/salvage.ts';
 import { LEDGER_FILE, UploadLedger } from '../agent/buffer/upload-ledger.ts';
 import { BOOTH, sampleDoc } from './support/documents.ts';
 import { tempDir } from './support/tmp.ts';
+
+/** The documents salvage hands over, in the order it found them. */
+function salvaged(file: string): { documents: SalvagedDoc[]; documentsHeld: number | undefined } {
+  const documents: SalvagedDoc[] = [];
+  const s = salvage(file, { document: (d) => documents.push(d), deadLetter: () => {} });
+  assert.equal(s.documents, documents.length);
+  return { documents, documentsHeld: s.documentsHeld };
+}
 
 const open = (stateDir: string) => DocumentBuffer.open({ stateDir, maxSizeBytes: 1e9, maxAgeMs: 1e12, booth: BOOTH });
 
@@ -32,7 +40,7 @@ function seeded(dir: string, n: number): Map<string, string> {
 test('an undamaged file is salvaged whole: every document, byte for byte, and its count', (t) => {
   const dir = tempDir(t);
   const bodies = seeded(dir, 1000);
-  const s = salvage(path.join(dir, 'buffer.db'));
+  const s = salvaged(path.join(dir, 'buffer.db'));
   assert.equal(s.documents.length, 1000);
   assert.equal(s.documentsHeld, 1000);
   for (const d of s.documents) assert.equal(d.body, bodies.get(d.eventId));
@@ -59,7 +67,7 @@ test('property: whatever pages are overwritten, salvage never throws and returns
           else pristine.copy(copy, start, Math.max(0, copy.length - (end - start)), copy.length); // another page's valid content
         }
         fs.writeFileSync(`${file}.damaged`, copy);
-        const s = salvage(`${file}.damaged`);
+        const s = salvaged(`${file}.damaged`);
         const seen = new Set<string>();
         for (const doc of s.documents) {
           assert.equal(doc.body, bodies.get(doc.eventId), `${doc.eventId} is a recorded document, intact`);

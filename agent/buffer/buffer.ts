@@ -15,7 +15,6 @@ import { DB_FILE, fileSize, openDatabase, openReadOnly, replaceDatabase, SYNC_CH
 import { deleteExpired, deleteOldest } from './drops.ts';
 import { DATASET_OF_PRIORITY, HEARTBEAT_PRIORITY, priorityOfSeq, SEND_ORDER, seqRange } from './priority.ts';
 import { restore } from './restore.ts';
-import { salvage, type Salvage } from './salvage.ts';
 import { STATE_KEYS } from './state-keys.ts';
 import { UploadLedger, type LedgerBooking, type LedgerEntry } from './upload-ledger.ts';
 import { prepare, toRow, toUploadRow, type OutboxRow, type Row, type Statements } from './statements.ts';
@@ -576,23 +575,17 @@ export class DocumentBuffer {
    * records the reset — as a state_reset event (with how much came back) and in the state, for status.
    */
   private afterReset(reset: Reset): void {
-    let salvaged: Salvage | undefined;
-    let salvageError: string | undefined;
-    try {
-      salvaged = salvage(reset.quarantinedPath);
-    } catch (err) {
-      salvageError = (err as Error).message;
-    }
-    const restored = restore(this.db, this.stmts, salvaged, this.ledger?.read() ?? { uploads: new Map(), bookings: new Map() }, this.now());
+    const restored = restore(this.db, this.stmts, reset.quarantinedPath, this.ledger?.read() ?? { uploads: new Map(), bookings: new Map() }, this.now());
+    const found = restored.salvage;
     const facts: ResetFacts = {
       at: this.now(),
       reason: reset.reason.slice(0, 1000),
       quarantined_path: reset.quarantinedPath,
-      ...(salvaged?.documentsHeld !== undefined ? { documents_held: salvaged.documentsHeld } : {}),
+      ...(found?.documentsHeld !== undefined ? { documents_held: found.documentsHeld } : {}),
       salvaged: { documents: restored.documents, dead_letters: restored.deadLetters, uploads: restored.uploads, bookings: restored.bookings },
       uploads_from_ledger: restored.fromLedger,
-      ...(salvaged ? { pages: salvaged.pages, unreadable_pages: salvaged.unreadablePages } : {}),
-      ...(salvageError ? { salvage_error: salvageError } : {}),
+      ...(found ? { pages: found.pages, unreadable_pages: found.unreadablePages } : {}),
+      ...(restored.error ? { salvage_error: restored.error } : {}),
     };
     const held = facts.documents_held !== undefined ? ` of the ${facts.documents_held} it held` : '';
     const doc = makeDocument(

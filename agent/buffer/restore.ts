@@ -1,9 +1,10 @@
 // Fills a fresh database after a reset with what survived: the documents, dead letters, upload and
 // booking state read from the quarantined file (salvage.ts), and the files and summarized bookings
-// the upload ledger knows. In one transaction, before anything new is recorded.
+// the upload ledger knows. In one transaction, before anything new is recorded. Documents are
+// inserted as they are read, a batch at a time in their old order, never all held in memory.
 import type { Db } from './open.ts';
 import { HEARTBEAT_PRIORITY, PRIORITY, seqRange } from './priority.ts';
-import type { Salvage } from './salvage.ts';
+import { salvage, type Salvage, type SalvagedDoc } from './salvage.ts';
 import type { Statements } from './statements.ts';
 import type { LedgerContents } from './upload-ledger.ts';
 
@@ -14,44 +15,75 @@ export interface Restored {
   uploads: number;
   fromLedger: number;
   bookings: number;
+  /** What the page scan found (absent when the old file could not be read at all). */
+  salvage?: Salvage;
+  /** Why the old file could not be read at all. */
+  error?: string;
 }
 
-export function restore(db: Db, stmts: Statements, salvaged: Salvage | undefined, ledger: LedgerContents, now: number): Restored {
+const BATCH = 1000;
+
+export function restore(db: Db, stmts: Statements, quarantined: string, ledger: LedgerContents, now: number): Restored {
   const restored: Restored = { documents: 0, deadLetters: 0, uploads: 0, fromLedger: 0, bookings: 0 };
-  db.transaction(() => {
-    if (salvaged) {
-      restored.documents = restoreDocuments(stmts, salvaged);
-      for (const d of salvaged.deadLetters) {
-        stmts.insertDead.run(d.eventId, d.dataset, PRIORITY[d.dataset], d.timestamp, d.recordedAt, d.failedAt, d.attempts, d.statusCode, d.errorType, d.reason, Buffer.byteLength(d.body), d.body);
-      }
-      restored.deadLetters = salvaged.deadLetters.length;
-      for (const u of salvaged.uploads) {
-        stmts.putUpload.run({ path: u.path, booking_id: u.bookingId, size: u.size, mtime_ms: u.mtimeMs, status: u.status, attempts: u.attempts, http_status: u.httpStatus, last_error: u.lastError, next_attempt_at: 0, speed_mb_s: u.speedMbS, started_at: u.startedAt, ended_at: u.endedAt, updated_at: u.updatedAt });
-      }
-      restored.uploads = salvaged.uploads.length;
-      for (const b of salvaged.bookings) stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt);
-      restored.bookings = salvaged.bookings.length;
-    }
-    // The ledger knows uploads the old file no longer shows (its pages lost) — or shows as older.
-    for (const e of ledger.uploads.values()) {
-      const row = stmts.getUpload.get(e.path) as { status: string; size: number; mtime_ms: number } | undefined;
-      if (row?.status === 'uploaded' && row.size === e.size && row.mtime_ms === e.mtimeMs) continue;
-      stmts.putUpload.run({ path: e.path, booking_id: e.bookingId, size: e.size, mtime_ms: e.mtimeMs, status: 'uploaded', attempts: 1, http_status: null, last_error: null, next_attempt_at: 0, speed_mb_s: e.speedMbS, started_at: null, ended_at: e.endedAt, updated_at: now });
-      restored.fromLedger++;
-    }
-    for (const b of ledger.bookings.values()) {
-      const row = stmts.getBooking.get(b.id) as { summarized_at: number | null } | undefined;
-      if (row?.summarized_at == null) stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt);
-    }
-  }).immediate();
+  try {
+    db.transaction(() => fromOldFile(stmts, quarantined, restored)).immediate();
+  } catch (err) {
+    // Unreadable as a whole (gone, no permission): the ledger below is all there is.
+    Object.assign(restored, { documents: 0, deadLetters: 0, uploads: 0, bookings: 0, error: (err as Error).message });
+  }
+  db.transaction(() => fromLedger(stmts, ledger, now, restored)).immediate();
   return restored;
 }
 
-/** Unsent documents, renumbered in their old order; of the heartbeats only the newest (the lane keeps one). */
-function restoreDocuments(stmts: Statements, salvaged: Salvage): number {
-  const heartbeats = salvaged.documents.filter((d) => PRIORITY[d.dataset] === HEARTBEAT_PRIORITY);
-  const newestHeartbeat = heartbeats[heartbeats.length - 1];
-  const docs = salvaged.documents.filter((d) => PRIORITY[d.dataset] !== HEARTBEAT_PRIORITY || d === newestHeartbeat);
+function fromOldFile(stmts: Statements, quarantined: string, restored: Restored): void {
+  let batch: SalvagedDoc[] = [];
+  let newestHeartbeat: SalvagedDoc | undefined;
+  const flush = () => {
+    restored.documents += insertDocuments(stmts, batch.sort((a, b) => a.seq - b.seq));
+    batch = [];
+  };
+  const found = salvage(quarantined, {
+    document: (doc) => {
+      // The heartbeat lane keeps only the newest.
+      if (PRIORITY[doc.dataset] === HEARTBEAT_PRIORITY) {
+        if (!newestHeartbeat || newestHeartbeat.seq < doc.seq) newestHeartbeat = doc;
+        return;
+      }
+      batch.push(doc);
+      if (batch.length >= BATCH) flush();
+    },
+    deadLetter: (d) => {
+      stmts.insertDead.run(d.eventId, d.dataset, PRIORITY[d.dataset], d.timestamp, d.recordedAt, d.failedAt, d.attempts, d.statusCode, d.errorType, d.reason, Buffer.byteLength(d.body), d.body);
+      restored.deadLetters++;
+    },
+  });
+  if (newestHeartbeat) batch.push(newestHeartbeat);
+  flush();
+  for (const u of found.uploads) {
+    stmts.putUpload.run({ path: u.path, booking_id: u.bookingId, size: u.size, mtime_ms: u.mtimeMs, status: u.status, attempts: u.attempts, http_status: u.httpStatus, last_error: u.lastError, next_attempt_at: 0, speed_mb_s: u.speedMbS, started_at: u.startedAt, ended_at: u.endedAt, updated_at: u.updatedAt });
+  }
+  restored.uploads = found.uploads.length;
+  for (const b of found.bookings) stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt);
+  restored.bookings = found.bookings.length;
+  restored.salvage = found;
+}
+
+/** The ledger knows uploads the old file no longer shows (its pages lost) — or shows as older. */
+function fromLedger(stmts: Statements, ledger: LedgerContents, now: number, restored: Restored): void {
+  for (const e of ledger.uploads.values()) {
+    const row = stmts.getUpload.get(e.path) as { status: string; size: number; mtime_ms: number } | undefined;
+    if (row?.status === 'uploaded' && row.size === e.size && row.mtime_ms === e.mtimeMs) continue;
+    stmts.putUpload.run({ path: e.path, booking_id: e.bookingId, size: e.size, mtime_ms: e.mtimeMs, status: 'uploaded', attempts: 1, http_status: null, last_error: null, next_attempt_at: 0, speed_mb_s: e.speedMbS, started_at: null, ended_at: e.endedAt, updated_at: now });
+    restored.fromLedger++;
+  }
+  for (const b of ledger.bookings.values()) {
+    const row = stmts.getBooking.get(b.id) as { summarized_at: number | null } | undefined;
+    if (row?.summarized_at == null) stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt);
+  }
+}
+
+/** Documents renumbered in the order given, as the next numbers of their kind. */
+function insertDocuments(stmts: Statements, docs: readonly SalvagedDoc[]): number {
   const counts = new Map<number, number>();
   for (const d of docs) counts.set(PRIORITY[d.dataset], (counts.get(PRIORITY[d.dataset]) ?? 0) + 1);
   const next = new Map<number, number>();

@@ -47,9 +47,15 @@ export interface SalvagedBooking {
   summarizedAt: number | null;
 }
 
+/** Takes the documents as they are found: a full buffer holds far more than the agent's heap. */
+export interface SalvageSink {
+  document(doc: SalvagedDoc): void;
+  deadLetter(doc: SalvagedDead): void;
+}
+
 export interface Salvage {
-  documents: SalvagedDoc[];
-  deadLetters: SalvagedDead[];
+  documents: number;
+  deadLetters: number;
   uploads: SalvagedUpload[];
   bookings: SalvagedBooking[];
   /** Documents the file's own counters say it held (outbox + dead letters), when those could be read. */
@@ -60,18 +66,27 @@ export interface Salvage {
 
 const UPLOAD_STATUSES = new Set(['pending', 'uploaded', 'rejected', 'failing']);
 
-/** Reads what it can of `file` (a quarantined buffer database); never throws for damage, only for I/O. */
-export function salvage(file: string): Salvage {
-  const documents = new Map<number, SalvagedDoc>();
-  const dead = new Map<number, SalvagedDead>();
+/**
+ * Reads what it can of `file` (a quarantined buffer database), handing each document to `sink`
+ * once (a stale copy of a page may hold it again); never throws for damage, only for I/O.
+ */
+export function salvage(file: string, sink: SalvageSink): Salvage {
+  const documents = new Set<number>();
+  const dead = new Set<number>();
   const uploads = new Map<string, SalvagedUpload>();
   const bookings = new Map<string, SalvagedBooking>();
   const queue = new Map<number, number>();
   const scan = scanPages(file, (row) => {
     const doc = asOutboxRow(row);
-    if (doc) return void documents.set(doc.seq, doc);
+    if (doc) {
+      if (!documents.has(doc.seq)) sink.document(doc);
+      return void documents.add(doc.seq);
+    }
     const letter = asDeadLetter(row);
-    if (letter) return void dead.set(letter.seq, letter);
+    if (letter) {
+      if (!dead.has(letter.seq)) sink.deadLetter(letter);
+      return void dead.add(letter.seq);
+    }
     const counts = asQueueRow(row);
     if (counts) return void queue.set(counts.priority, counts.held);
     const upload = asUpload(row);
@@ -83,10 +98,9 @@ export function salvage(file: string): Salvage {
     const booking = asBooking(row);
     if (booking) bookings.set(booking.id, booking);
   });
-  const bySeq = (a: { seq: number }, b: { seq: number }) => a.seq - b.seq;
   return {
-    documents: [...documents.values()].sort(bySeq),
-    deadLetters: [...dead.values()].sort(bySeq),
+    documents: documents.size,
+    deadLetters: dead.size,
     uploads: [...uploads.values()],
     bookings: [...bookings.values()],
     ...(queue.size > 0 ? { documentsHeld: [...queue.values()].reduce((a, b) => a + b, 0) } : {}),
