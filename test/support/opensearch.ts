@@ -12,7 +12,7 @@ import { isIPv6, type AddressInfo, type Socket } from 'node:net';
 import zlib from 'node:zlib';
 import { mulberry32, SeededStreams } from './random.ts';
 import { Connections, resetSocket } from './connections.ts';
-import { answerHostile, type HostileAnswer } from './hostile.ts';
+import { answerHostile, hostileAnswerFor, type HostileFault } from './hostile.ts';
 import { ConfigApis, matchConfigRoute, type ConfigRoute, type PipelineRegistry, type SetProcessor } from './opensearch-config.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -94,8 +94,8 @@ export interface Faults {
    * when `retryAfterSeconds` is set, before their body is parsed. Refused requests do not count.
    */
   maxRequestsPerSecond?: number;
-  /** `_bulk` and ingest requests answered so (after their body is read): see hostile.ts. Not stored. */
-  hostile?: HostileAnswer;
+  /** `_bulk` and ingest requests answered so (after their body is read), or as a script picks per request: see hostile.ts. Not stored. */
+  hostile?: HostileFault;
 }
 
 export interface StoredDocument {
@@ -2111,8 +2111,8 @@ export class OpenSearchStandIn {
       if (route.kind === 'ingest') return this.send(req, res, entry, 401, '401 Unauthorized', DP_TEXT_TYPE, { 'WWW-Authenticate': `${scheme} realm="Data Prepper"` });
       return this.send(req, res, entry, 401, 'Unauthorized', TEXT_TYPE, { 'WWW-Authenticate': `${scheme} realm="OpenSearch Security"` });
     }
-    const hostile = this.faults.hostile;
-    if (writes && hostile) {
+    const hostile = writes ? hostileAnswerFor(this.faults.hostile, { path: url.pathname, body: body.data }) : undefined;
+    if (hostile) {
       entry.fault = `hostile-${hostile.kind}`;
       entry.status = hostile.status;
       return answerHostile(res, hostile);

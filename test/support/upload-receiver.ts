@@ -34,7 +34,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { SeededStreams } from './random.ts';
 import { Connections, resetSocket } from './connections.ts';
-import { answerHostile, type HostileAnswer } from './hostile.ts';
+import { answerHostile, hostileAnswerFor, type HostileAnswer, type HostileFault } from './hostile.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -75,8 +75,8 @@ export interface UploadFaults {
   down?: boolean;
   /** Uploads without this header (value compared exactly, name case-insensitive) get 401 at once. */
   requireHeader?: { name: string; value: string };
-  /** Every upload answered so once its body is read (see hostile.ts); a 2xx one counts as stored. */
-  hostile?: HostileAnswer;
+  /** Every upload answered so once its body is read (see hostile.ts), or as a script picks per upload; a 2xx one counts as stored. */
+  hostile?: HostileFault;
 }
 
 export type UploadFault = 'reset-mid-body' | 'status500' | 'status503' | 'status429' | 'rejected-booking' | 'unauthorized' | 'down' | 'client-aborted' | `hostile-${HostileAnswer['kind']}`;
@@ -85,6 +85,8 @@ export interface UploadRecord {
   /** Arrival of the request head, Date.now(). */
   at: number;
   method: string;
+  /** The request path as it came, percent-encoding and all (without a query). */
+  path: string;
   /** Decoded path segments. */
   booth: string;
   booking: string;
@@ -395,6 +397,7 @@ export class UploadReceiver {
     const entry: UploadRecord = {
       at,
       method,
+      path: pathname,
       booth,
       booking,
       file,
@@ -461,7 +464,7 @@ export class UploadReceiver {
       return resetSocket(req.socket);
     }
     const key = `${booking}/${file}`;
-    const hostile = this.faultState.hostile;
+    const hostile = hostileAnswerFor(this.faultState.hostile, { path: (req.url ?? '/').split('?')[0] ?? '/' });
     if (hostile) {
       entry.fault = `hostile-${hostile.kind}`;
       entry.status = hostile.status;

@@ -23,10 +23,24 @@ export function classifyStatus(mode: 'bulk' | 'ingest', status: number, body: st
   if (status === 413) return { kind: 'split', reason, status };
   if (status === 429) return { kind: 'retry', reason, status, throttle: !body.includes('cluster_block_exception') };
   if (status === 408 || status >= 500) return { kind: 'retry', reason, status };
-  // A whole-request 400: in ingest mode one bad document spoils the array; in bulk mode our
-  // NDJSON was refused (never expected) — either way, halving the batch isolates the cause.
-  if (status === 400) return { kind: 'split', reason, status };
+  // A whole-request 400 from the cluster itself: in ingest mode one bad document spoils the
+  // array; in bulk mode our NDJSON was refused (never expected) — either way, halving the batch
+  // isolates the cause. A 400 that is not the cluster's (a proxy's page: "plain HTTP sent to the
+  // HTTPS port") says nothing about the documents: retried, never a reason for a dead letter.
+  if (status === 400 && fromTheCluster(mode, body)) return { kind: 'split', reason, status };
+  if (status === 400) return { kind: 'retry', reason: `${reason} — not an answer of ${mode === 'bulk' ? 'OpenSearch' : 'Data Prepper'} (a proxy in between?)`, status };
   return { kind: 'retry', reason, status };
+}
+
+/** Whether a 400's body has the shape the cluster gives: OpenSearch's JSON error with a type, Data Prepper's own words. */
+function fromTheCluster(mode: 'bulk' | 'ingest', body: string): boolean {
+  if (mode === 'ingest' && body.startsWith('Bad request data format')) return true;
+  try {
+    const parsed = JSON.parse(body) as { error?: { type?: unknown } };
+    return typeof parsed?.error?.type === 'string';
+  } catch {
+    return false;
+  }
 }
 
 export interface ItemVerdicts {

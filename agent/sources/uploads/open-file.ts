@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 
 /** Why a file is not uploaded; also the `error.type` of its document (`file_<refusal>`). */
-export type Refusal = 'symlink' | 'not_regular' | 'outside' | 'hard_link' | 'other_file_system' | 'replaced';
+export type Refusal = 'symlink' | 'not_regular' | 'outside' | 'hard_link' | 'other_file_system' | 'replaced' | 'bad_name';
 
 export interface FileIdentity {
   dev: bigint;
@@ -29,6 +29,8 @@ const REFUSALS: Record<Refusal, { brief: string; why: string }> = {
   hard_link: { brief: 'a hard link', why: 'has more than one name (a hard link): it may be a file from elsewhere' },
   other_file_system: { brief: 'on another file system', why: 'is on another file system than the watch folder' },
   replaced: { brief: 'replaced by another file', why: 'was replaced by another file since it was checked' },
+  // Node names files by text: a name whose bytes are not UTF-8 cannot be opened, nor put in a URL, as it is.
+  bad_name: { brief: 'a name that is not UTF-8', why: 'has a name (or booking folder name) that is not valid UTF-8' },
 };
 
 export class RefusedFile extends Error {

@@ -25,6 +25,8 @@ export interface ReconcileTarget {
   hasInHand(rel: string, stat: fs.BigIntStats): boolean;
   /** Takes in a file, as a watcher event does. */
   takeIn(abs: string): void;
+  /** Records a file whose name is not UTF-8 (`rel`: a printable stand-in) as not uploaded. */
+  refuseName(rel: string, stat: fs.BigIntStats): void;
 }
 
 export interface ReconcileOptions extends PhotoWatcherOptions {
@@ -81,20 +83,29 @@ export class Reconciler {
   private async scanOnce(now: number): Promise<string[]> {
     if (!(await this.checkFolder())) return [];
     const missed: string[] = [];
-    for (const booking of await readDir(this.opts.watchDir)) {
+    // Listed as bytes: a name that is not UTF-8 reaches the watcher garbled (U+FFFD) and names no
+    // file — it would be lost without a trace; here it is seen, and recorded as not uploaded.
+    const root = Buffer.from(this.opts.watchDir);
+    for (const booking of await readDir(root)) {
       if (!booking.isDirectory()) continue;
-      const dir = path.join(this.opts.watchDir, booking.name);
-      for (const entry of await readDir(dir)) {
-        if (!entry.isFile() || !isCandidate(entry.name, this.opts)) continue;
-        const abs = path.join(dir, entry.name);
-        const rel = path.join(booking.name, entry.name);
-        const stat = await fsp.lstat(abs, { bigint: true }).catch(() => undefined);
+      const dirBytes = Buffer.concat([root, SEP, booking.name]);
+      for (const entry of await readDir(dirBytes)) {
+        const bookingName = textOf(booking.name);
+        const name = textOf(entry.name);
+        if (!entry.isFile() || !isCandidate(name.text, this.opts)) continue;
+        const rel = path.join(bookingName.label, name.label);
+        const stat = await fsp.lstat(Buffer.concat([dirBytes, SEP, entry.name]), { bigint: true }).catch(() => undefined);
         if (!stat?.isFile()) continue;
         // Still settling, or just settled: the watcher's to report.
         if (now - mtimeMsOf(stat) < this.opts.settleTimeMs + WATCHER_GRACE_MS) continue;
+        if (!bookingName.faithful || !name.faithful) {
+          if (name.text !== this.opts.marker && !this.target.hasInHand(rel, stat)) this.target.refuseName(rel, stat);
+          continue;
+        }
         if (this.target.hasInHand(rel, stat)) continue;
+        const abs = path.join(this.opts.watchDir, rel);
         // A missed marker finishes its booking; only photos count as missed.
-        if (entry.name !== this.opts.marker) missed.push(rel);
+        if (name.text !== this.opts.marker) missed.push(rel);
         this.target.takeIn(abs);
       }
     }
@@ -146,10 +157,24 @@ export class Reconciler {
   }
 }
 
-async function readDir(dir: string) {
+const SEP = Buffer.from(path.sep);
+
+async function readDir(dir: Buffer) {
   try {
-    return await fsp.readdir(dir, { withFileTypes: true });
+    return await fsp.readdir(dir, { withFileTypes: true, encoding: 'buffer' });
   } catch {
     return [];
+  }
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A name as text (lossy where it is not UTF-8), and its label: the text, or for such a name a unique stand-in with its bytes in hex. */
+function textOf(raw: Buffer): { text: string; label: string; faithful: boolean } {
+  try {
+    const text = STRICT_UTF8.decode(raw);
+    return { text, label: text, faithful: true };
+  } catch {
+    return { text: raw.toString('utf8'), label: `[bytes ${raw.toString('hex')}] ${raw.toString('utf8')}`, faithful: false };
   }
 }

@@ -139,6 +139,15 @@ export class UploadSource implements Source, ReconcileTarget {
     return settled && !changedSince(row, stat);
   }
 
+  /** For the reconciliation scan: records a file whose name cannot be used (`rel` names it printably) as not uploaded. */
+  refuseName(rel: string, stat: fs.BigIntStats): void {
+    try {
+      this.uploader.refuseAtIntake(rel, new RefusedFile(rel, 'bad_name'), stat);
+    } catch (err) {
+      this.logger.error('could not record a file that is not uploaded', { file: rel, error: err });
+    }
+  }
+
   /** For the reconciliation scan: takes a file in as a watcher event does (never throws). */
   takeIn(abs: string): void {
     this.onFile(abs);

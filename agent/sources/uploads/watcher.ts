@@ -52,7 +52,12 @@ export class PhotoWatcher {
     watcher.on('add', (p) => this.onPath(p));
     // An empty file that gets its content later; a file whose success is recorded is not sent again.
     watcher.on('change', (p) => this.onPath(p));
-    watcher.on('error', (err) => this.logger.error('watching the photo folder failed', { watch_dir: watchDir, error: err }));
+    watcher.on('error', (err) => {
+      // A name the watcher garbled (not UTF-8: decoded longer than a name may be) fails its lstat;
+      // the reconciliation scan lists such files by their bytes and records them.
+      const garbled = (err as NodeJS.ErrnoException).code === 'ENAMETOOLONG';
+      this.logger[garbled ? 'warn' : 'error'](garbled ? 'the folder watcher could not look at a file (its name is not UTF-8?); the reconciliation scan will' : 'watching the photo folder failed', { watch_dir: watchDir, error: err });
+    });
     this.watcher = watcher;
   }
 
