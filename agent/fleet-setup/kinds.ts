@@ -66,6 +66,21 @@ export function templateBody(r: Resource): Json {
   return { ...r.body, _meta: { ...meta, fingerprint: fingerprint(r.body) } };
 }
 
+/** An index template body with its settings as OpenSearch gives them back: dotted keys nested. */
+function asRendered(body: Json): Json {
+  const template = body['template'] as Json | undefined;
+  const settings = template?.['settings'] as Json | undefined;
+  if (!settings) return body;
+  const nested: Json = {};
+  for (const [key, value] of Object.entries(settings)) {
+    const parts = key.split('.');
+    let at = nested;
+    for (const p of parts.slice(0, -1)) at = (at[p] ??= {}) as Json;
+    at[parts[parts.length - 1]!] = value;
+  }
+  return { ...body, template: { ...template, settings: nested } };
+}
+
 /** The body a monitor is written with: ours plus its fingerprint where Dashboards keeps editor state. */
 export function monitorBody(r: Resource): Json {
   // searchType "query": Dashboards opens it in its extraction-query editor, as it would one made there.
@@ -90,8 +105,9 @@ export const KINDS: Record<KindName, KindOps> = {
       const found = (res?.body as { index_templates?: Array<{ name: string; index_template: Json }> } | undefined)?.index_templates?.find((t) => t.name === r.id);
       return found ? { body: found.index_template } : undefined;
     },
-    // OpenSearch renders settings its own way ({"index": {"number_of_shards": "1"}}): compare fingerprints.
-    same: (c, r) => (c.body['_meta'] as Json | undefined)?.['fingerprint'] === fingerprint(r.body),
+    // Our fingerprint, and our values as OpenSearch renders them ({"index": {"number_of_shards": "1"}}):
+    // a hand edit through GET, change, PUT keeps _meta and its fingerprint, so that alone would miss it.
+    same: (c, r) => (c.body['_meta'] as Json | undefined)?.['fingerprint'] === fingerprint(r.body) && contains(c.body, asRendered(r.body)),
     create: (r) => ({ method: 'PUT', path: `/_index_template/${enc(r.id)}`, body: templateBody(r) }),
     update: (r) => ({ method: 'PUT', path: `/_index_template/${enc(r.id)}`, body: templateBody(r) }),
   },

@@ -186,9 +186,26 @@ class RequestError extends Error {
 }
 
 /** An item failure inside a `_bulk` response. */
+/** The parts of a source at these dotted paths (`_source_includes`), objects kept around them. */
+function pickPaths(source: unknown, paths: string[]): unknown {
+  const out: Record<string, unknown> = {};
+  for (const p of paths) {
+    const keys = p.trim().split('.');
+    let from: unknown = source;
+    for (const k of keys) from = from !== null && typeof from === 'object' ? (from as Record<string, unknown>)[k] : undefined;
+    if (from === undefined) continue;
+    let to = out;
+    for (const k of keys.slice(0, -1)) to = (to[k] ??= {}) as Record<string, unknown>;
+    to[keys[keys.length - 1]!] = from;
+  }
+  return out;
+}
+
 class ItemError extends Error {
   readonly status: number;
   readonly body: ErrorCause;
+  /** Time its pipelines took when the item failed after them: still reported as the request's ingest_took. */
+  ingestMs?: number;
   constructor(status: number, body: ErrorCause) {
     super(body.reason ?? body.type);
     this.status = status;
@@ -2224,7 +2241,9 @@ export class OpenSearchStandIn {
     if (!st) return this.sendError(req, res, entry, 404, this.indexNotFound(index), url);
     const d = st.docs.get(id);
     if (!d) return this.sendJson(req, res, entry, 404, { _index: index, _id: id, found: false }, url);
-    this.sendJson(req, res, entry, 200, { _index: index, _id: id, _version: d.version, _seq_no: d.seqNo, _primary_term: 1, found: true, _source: sourceValue(d.source) }, url);
+    const includes = url.searchParams.get('_source_includes');
+    const source = sourceValue(d.source);
+    this.sendJson(req, res, entry, 200, { _index: index, _id: id, _version: d.version, _seq_no: d.seqNo, _primary_term: 1, found: true, _source: includes ? pickPaths(source, includes.split(',')) : source }, url);
   }
 
   // ----- _bulk
@@ -2306,6 +2325,8 @@ export class OpenSearchStandIn {
       } catch (e) {
         if (!(e instanceof ItemError)) throw e;
         errors = true;
+        // OpenSearch reports the pipelines' time even for an item that failed after them.
+        if (e.ingestMs !== undefined) ingestMs = (ingestMs ?? 0) + e.ingestMs;
         if (e.body.type === 'rejected_execution_exception') rejected++;
         const error = errorTrace ? { ...e.body, stack_trace: stackTrace(e.body) } : e.body;
         result = { _index: item.index, _id: item.id ?? null, status: e.status, error };
@@ -2326,6 +2347,16 @@ export class OpenSearchStandIn {
   }
 
   private executeItem(item: BulkItem, refresh: 'none' | 'immediate' | 'wait_for'): { result: Record<string, unknown>; ingestMs?: number } {
+    const timing: { ingestMs?: number } = {};
+    try {
+      return this.executeItemTimed(item, refresh, timing);
+    } catch (e) {
+      if (e instanceof ItemError && timing.ingestMs !== undefined) e.ingestMs = timing.ingestMs;
+      throw e;
+    }
+  }
+
+  private executeItemTimed(item: BulkItem, refresh: 'none' | 'immediate' | 'wait_for', timing: { ingestMs?: number }): { result: Record<string, unknown>; ingestMs?: number } {
     const indexName = item.index ?? '';
     let doc: JObj | undefined;
     let parser: JsonPull | undefined;
@@ -2350,6 +2381,7 @@ export class OpenSearchStandIn {
       // A changed tree no longer matches the text's positions.
       if (this.runPipelines(pipelineIds, doc)) parser = undefined;
       ingestMs = performance.now() - t0;
+      timing.ingestMs = ingestMs;
     }
 
     // 2. Index resolution and auto-creation.
