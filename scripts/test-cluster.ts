@@ -11,7 +11,7 @@ async function main(): Promise<number> {
   if (own) url = (await startNode()).url;
   try {
     const started = performance.now();
-    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', 'test/cluster/'], { stdio: 'inherit', env: { ...process.env, OPENSEARCH_URL: url } });
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', 'test/cluster/*.test.ts'], { stdio: 'inherit', env: { ...process.env, OPENSEARCH_URL: url } });
     const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)));
     process.stderr.write(`test:cluster: ${((performance.now() - started) / 1000).toFixed(0)} s against ${url}\n`);
     return code;
