@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { validateDocument } from '../shared/documents/validate.ts';
 import { SYNC_CHECK_MAX_BYTES } from '../agent/buffer/open.ts';
 import { collect, runAgentUntilStarted, runCli, startCli } from './support/cli.ts';
 import { OpenSearchStandIn } from './support/opensearch.ts';
@@ -158,6 +159,8 @@ test("the reviewer's reset: damage found by the answer to a batch in flight keep
   assert.equal(facts.salvaged.documents, bookings.length + 1, 'the bookings and the started event, still unanswered in the old file');
   assert.match(resets[0].message, new RegExp(`${bookings.length + 1} unsent documents`));
   assert.equal(daemon.stats().queued, facts.salvaged.documents + 1, 'the answer about the old file deleted nothing in the fresh one');
+  const validation = validateDocument(resets[0]);
+  assert.ok(validation.ok, `the state_reset event fits the document schema: ${validation.ok ? '' : validation.reason}`);
 });
 
 test('at most three quarantined databases are kept', (t) => {

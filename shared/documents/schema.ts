@@ -134,6 +134,9 @@ const agentEvent = z.strictObject({
     dropped_by_dataset: z.partialRecord(z.enum(DATASETS), z.number().int().min(0)).meta({ mapping: 'flat_object' }),
     dropped_total: long(),
     quarantined_path: keyword(4096),
+    /** state_reset: documents recovered from the file moved aside, and how many it held (when its counters could be read). */
+    salvaged_documents: long(),
+    quarantined_documents: long(),
   }).optional(),
   network: group({ online: bool(), interface: networkInterface, previous_interface: networkInterface }).optional(),
   booking: group({ id: keyword(255) }).optional(),
