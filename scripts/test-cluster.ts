@@ -3,11 +3,14 @@
 // stopped after it.
 import { spawn } from 'node:child_process';
 import { startNode } from './opensearch.ts';
-import { stop } from './opensearch/node.ts';
+import { status, stop } from './opensearch/node.ts';
 
 async function main(): Promise<number> {
   let url = process.env['OPENSEARCH_URL'];
-  const own = url === undefined;
+  // A node already started with npm run opensearch is used and left running; one started here is stopped.
+  const running = url === undefined ? await status() : undefined;
+  const own = url === undefined && running === undefined;
+  if (running) url = running.url;
   if (own) url = (await startNode()).url;
   try {
     const started = performance.now();

@@ -174,6 +174,14 @@ test('slow uploads: an empty window (uploads only older than 10 minutes) fires n
   assert.deepEqual(r.messages, []);
 });
 
+test('slow uploads on a fleet with no upload index yet (a new fleet; or all aged out): no aggregations at all in the answer, as the real cluster gives it — fires nothing, errors nothing', async () => {
+  const r = await executeMonitor(SLOW, { search: inMemoryCluster({}), periodEnd: END });
+  assertNoErrors(r);
+  assert.equal((r.input_results.results[0] as Record<string, unknown>)['aggregations'], undefined);
+  assert.equal(queryTrigger(r, 'fleet average below 5 MB/s').triggered, false);
+  assert.equal(queryTrigger(r, 'booths below 5 MB/s').triggered, false);
+});
+
 test('executor: a trigger without the null guard errors on an empty window, as on a real cluster', async () => {
   const unguarded = structuredClone(SLOW) as Monitor & { triggers: Array<{ query_level_trigger: { condition: { script: { source: string } } } }> };
   unguarded.triggers[0]!.query_level_trigger.condition.script.source = 'return ctx.results[0].aggregations.fleet.buckets.all.speed.value < 5;';

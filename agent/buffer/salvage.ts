@@ -7,6 +7,7 @@
 import { PRIORITY } from './priority.ts';
 import { scanPages, type PageRow, type Value } from './sqlite-pages.ts';
 import type { Dataset } from '../../shared/documents/schema.ts';
+import type { UploadRow } from './types.ts';
 
 export interface SalvagedDoc {
   seq: number;
@@ -25,20 +26,8 @@ export interface SalvagedDead extends SalvagedDoc {
   reason: string;
 }
 
-export interface SalvagedUpload {
-  path: string;
-  bookingId: string;
-  size: number;
-  mtimeMs: number;
-  status: 'pending' | 'uploaded' | 'rejected' | 'failing';
-  attempts: number;
-  httpStatus: number | null;
-  lastError: string | null;
-  speedMbS: number | null;
-  updatedAt: number;
-  startedAt: number | null;
-  endedAt: number | null;
-}
+/** An upload row as the old file held it: every column, with when it was last written. */
+export type SalvagedUpload = { [K in keyof Omit<UploadRow, 'nextAttemptAt'>]-?: Exclude<UploadRow[K], undefined> } & { updatedAt: number };
 
 export interface SalvagedBooking {
   id: string;

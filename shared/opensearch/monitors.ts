@@ -106,8 +106,9 @@ export function slowUploadsMonitor(opts: FleetOptions): Monitor {
       query_level_trigger: {
         name: `fleet average below ${t} MB/s`,
         severity: '1',
-        // avg over no uploads is null: no uploads is not slow uploads.
-        condition: { script: script(`def b = ctx.results[0].aggregations.fleet.buckets.all; return b.doc_count > 0 && b.speed.value != null && b.speed.value < ${t};`) },
+        // avg over no uploads is null: no uploads is not slow uploads. And before the first upload
+        // index exists the search has no aggregations at all (a new fleet, or all aged out).
+        condition: { script: script(`def b = ctx.results[0].aggregations?.fleet?.buckets?.all; return b != null && b.doc_count > 0 && b.speed.value != null && b.speed.value < ${t};`) },
         actions: actions(opts, {
           name: 'slack',
           subject: 'Fulfillment Download Speed Alert',
@@ -122,7 +123,7 @@ export function slowUploadsMonitor(opts: FleetOptions): Monitor {
       query_level_trigger: {
         name: `booths below ${t} MB/s`,
         severity: '2',
-        condition: { script: script('return ctx.results[0].aggregations.slow_booths.buckets.size() > 0;') },
+        condition: { script: script('def s = ctx.results[0].aggregations?.slow_booths; return s != null && s.buckets.size() > 0;') },
         actions: actions(opts, {
           name: 'slack',
           subject: 'Slow uploads on booths',

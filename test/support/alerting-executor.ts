@@ -959,6 +959,6 @@ export function inMemoryCluster(indices: Readonly<Record<string, InMemoryIndex>>
         }
       }
     }
-    return searchDocuments(docs, request, { mapping });
+    return searchDocuments(docs, request, { mapping, noIndex: matched.size === 0 });
   };
 }

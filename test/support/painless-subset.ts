@@ -21,7 +21,7 @@
 // What it does not cover (UnsupportedFeatureError, thrown loudly — never a silent guess): any
 // syntax outside `def x = …;`, `return …;`, literals (int, decimal, 'string', "string", null,
 // true, false), variables, `.member`, `.size()`, `Math.round(…)`, `[index]`, unary `!`/`-`,
-// `* / % + -`, `< <= > >=`, `== !=`, `&& ||` and parentheses. No ternary, no `?.`, no loops, no
+// `* / % + -`, `< <= > >=`, `== !=`, `&& ||`, the null-safe `a?.b` and parentheses. No ternary, no loops, no
 // typed declarations, no other methods, no regexes, no negative list indexes. Integers are JS
 // numbers: no 32/64-bit overflow wrap-around. Error messages are ours (real Alerting reports a
 // script failure as "runtime error" and keeps the Java exception in the cause): they name the
@@ -177,7 +177,7 @@ export class PainlessError extends Error {
 
 type Tok = { t: 'int' | 'dbl' | 'str' | 'id' | 'op' | 'eof'; v: string; pos: number };
 
-const OPERATORS = ['&&', '||', '==', '!=', '<=', '>=', '<', '>', '+', '-', '*', '/', '%', '!', '(', ')', '[', ']', '.', ',', ';', '='];
+const OPERATORS = ['&&', '||', '==', '!=', '<=', '>=', '<', '>', '+', '-', '*', '/', '%', '!', '(', ')', '[', ']', '?.', '.', ',', ';', '='];
 const UNSUPPORTED_OPERATORS = ['===', '!==', '==~', '=~', '?.', '?:', '->', '::', '++', '--', '+=', '-=', '*=', '/=', '%=', '&=', '|=', '^=', '<<', '>>', '?', ':', '{', '}', '&', '|', '^', '~', '@', '$', '#'];
 const UNSUPPORTED_WORDS = new Set([
   'if', 'else', 'for', 'while', 'do', 'new', 'instanceof', 'in', 'try', 'catch', 'throw', 'break', 'continue', 'var',
@@ -240,7 +240,8 @@ function tokenize(src: string): Tok[] {
 type Expr = { start: number; end: number } & (
   | { k: 'lit'; v: JavaValue }
   | { k: 'var'; name: string }
-  | { k: 'member'; obj: Expr; name: string }
+  /** `nullSafe`: `a?.b` is null when a is. */
+  | { k: 'member'; obj: Expr; name: string; nullSafe?: boolean }
   | { k: 'call'; obj: Expr; name: string; args: Expr[] }
   | { k: 'math'; name: string; args: Expr[] }
   | { k: 'index'; obj: Expr; index: Expr }
@@ -331,7 +332,12 @@ class Parser {
   private postfix(): Expr {
     let e = this.primary();
     for (;;) {
-      if (this.isOp('.')) {
+      if (this.isOp('?.')) {
+        this.next();
+        const name = this.next();
+        if (name.t !== 'id' || this.isOp('(')) throw new UnsupportedFeatureError(`painless-subset: only a null-safe member access is supported after "?." (at ${name.pos} in "${this.src}")`);
+        e = { k: 'member', obj: e, name: name.v, nullSafe: true, start: e.start, end: name.pos + name.v.length };
+      } else if (this.isOp('.')) {
         this.next();
         const name = this.next();
         if (name.t !== 'id') throw new UnsupportedFeatureError(`painless-subset: expected a member name at ${name.pos} in "${this.src}"`);
@@ -447,6 +453,7 @@ class Interpreter {
       }
       case 'member': {
         const o = this.eval(e.obj);
+        if (o === null && e.nullSafe) return null;
         if (o === null) throw this.npe(e, `cannot access [${e.name}]`);
         if (isJavaMap(o)) return Object.hasOwn(o, e.name) ? o[e.name]! : null;
         if (o instanceof JavaBean) {

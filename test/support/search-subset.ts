@@ -47,6 +47,8 @@ export type SearchResponse = Record<string, unknown>;
 export interface SearchOptions {
   /** Field path → mapping type, as `flattenMapping(datasetMapping(dataset))` gives it. */
   mapping?: Readonly<Record<string, string>> | undefined;
+  /** No index matched the request's pattern: OpenSearch answers with no shards and no aggregations at all. */
+  noIndex?: boolean;
 }
 
 /** An error OpenSearch itself would answer (an HTTP 4xx/5xx with this type): in-band. */
@@ -935,6 +937,9 @@ export function searchDocuments(docs: readonly object[], request: SearchRequest,
   const match = request['query'] === undefined ? () => true : compileQuery(request['query'], index, 'query');
   const aggSpec = request['aggregations'] ?? request['aggs'];
   const level = aggSpec === undefined ? undefined : compileLevel(aggSpec, index, null, 'aggregations');
+  if (options.noIndex) {
+    return { took: 0, timed_out: false, _shards: { total: 0, successful: 0, skipped: 0, failed: 0 }, hits: { total: { value: 0, relation: 'eq' }, max_score: 0, hits: [] } };
+  }
   const matched = docs.filter(match);
   const response: SearchResponse = {
     took: 1,
