@@ -8,7 +8,7 @@ import { assemble, NodeError, start, status, stop, type NodeState } from './open
 const log = (line: string) => process.stderr.write(`opensearch: ${line}\n`);
 
 /** Fetches, assembles and starts the node (or finds it running). */
-export async function startNode(): Promise<NodeState> {
+async function startNode(): Promise<NodeState> {
   const jdk = findJdk();
   const dir = cacheDir();
   const { missing } = await fetchArtifacts(dir, log);
@@ -23,6 +23,7 @@ async function main(command: string | undefined): Promise<number> {
       const started = performance.now();
       const node = await startNode();
       log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      if (node.ca) process.stdout.write(`OPENSEARCH_CA=${node.ca}\nOPENSEARCH_ADMIN_PASSWORD_FILE=${node.adminPasswordFile}\n`);
       process.stdout.write(`OPENSEARCH_URL=${node.url}\n`);
       return 0;
     }

@@ -1,25 +1,53 @@
 // npm run test:cluster: the suite of test/cluster/ against a real OpenSearch — $OPENSEARCH_URL when
-// set (a cluster of your own), else a local node started for the run (npm run opensearch) and
-// stopped after it.
+// set (a cluster of your own), else a local node (npm run opensearch) — and, for the writer role's
+// test, a node with the security plugin ($OPENSEARCH_SECURE_URL with _CA and _ADMIN_PASSWORD_FILE
+// when set, else a local one). Nodes started here are stopped after the run; nodes that were
+// already running are used and left running.
 import { spawn } from 'node:child_process';
-import { startNode } from './opensearch.ts';
-import { status, stop } from './opensearch/node.ts';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = fileURLToPath(new URL('./opensearch.ts', import.meta.url));
+
+/** `npm run opensearch -- <command>` in a child (each flavour is its own process: its settings are read at load). */
+function opensearch(command: string, secure: boolean): Promise<{ code: number; vars: Record<string, string> }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SCRIPT, command], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...(secure ? { BOOTH_OPENSEARCH_SECURITY: '1' } : {}) } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => resolve({ code: code ?? 1, vars: Object.fromEntries([...out.matchAll(/^([A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!])) }));
+  });
+}
+
+async function ensure(secure: boolean): Promise<{ vars: Record<string, string>; started: boolean }> {
+  const running = (await opensearch('status', secure)).code === 0;
+  const { code, vars } = await opensearch('start', secure);
+  if (code !== 0 || !vars['OPENSEARCH_URL']) throw new Error(`could not start ${secure ? 'the node with security' : 'the node'} (npm run opensearch -- start)`);
+  return { vars, started: !running };
+}
 
 async function main(): Promise<number> {
-  let url = process.env['OPENSEARCH_URL'];
-  // A node already started with npm run opensearch is used and left running; one started here is stopped.
-  const running = url === undefined ? await status() : undefined;
-  const own = url === undefined && running === undefined;
-  if (running) url = running.url;
-  if (own) url = (await startNode()).url;
+  const env: Record<string, string> = {};
+  const stopAfter: boolean[] = [];
   try {
+    if (!process.env['OPENSEARCH_URL']) {
+      const node = await ensure(false);
+      env['OPENSEARCH_URL'] = node.vars['OPENSEARCH_URL']!;
+      if (node.started) stopAfter.push(false);
+    }
+    if (!process.env['OPENSEARCH_SECURE_URL']) {
+      const node = await ensure(true);
+      env['OPENSEARCH_SECURE_URL'] = node.vars['OPENSEARCH_URL']!;
+      env['OPENSEARCH_SECURE_CA'] = node.vars['OPENSEARCH_CA']!;
+      env['OPENSEARCH_SECURE_ADMIN_PASSWORD_FILE'] = node.vars['OPENSEARCH_ADMIN_PASSWORD_FILE']!;
+      if (node.started) stopAfter.push(true);
+    }
     const started = performance.now();
-    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', 'test/cluster/*.test.ts'], { stdio: 'inherit', env: { ...process.env, OPENSEARCH_URL: url } });
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', 'test/cluster/*.test.ts'], { stdio: 'inherit', env: { ...process.env, ...env } });
     const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? 1)));
-    process.stderr.write(`test:cluster: ${((performance.now() - started) / 1000).toFixed(0)} s against ${url}\n`);
+    process.stderr.write(`test:cluster: ${((performance.now() - started) / 1000).toFixed(0)} s against ${process.env['OPENSEARCH_URL'] ?? env['OPENSEARCH_URL']} and ${process.env['OPENSEARCH_SECURE_URL'] ?? env['OPENSEARCH_SECURE_URL']}\n`);
     return code;
   } finally {
-    if (own) await stop();
+    for (const secure of stopAfter) await opensearch('stop', secure);
   }
 }
 

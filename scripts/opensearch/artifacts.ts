@@ -10,7 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-export const OPENSEARCH_VERSION = process.env['BOOTH_OPENSEARCH_VERSION'] ?? '2.19.6';
+/**
+ * BOOTH_OPENSEARCH_SECURITY=1: a node with the security plugin (HTTPS, users, roles), for the
+ * writer role's test. Maven Central serves that plugin at 2.19.4.0 (not 2.19.5 or 2.19.6), and a
+ * plugin must match its core exactly: such a node is 2.19.4.
+ */
+export const SECURITY = process.env['BOOTH_OPENSEARCH_SECURITY'] === '1';
+export const OPENSEARCH_VERSION = process.env['BOOTH_OPENSEARCH_VERSION'] ?? (SECURITY ? '2.19.4' : '2.19.6');
 const PLUGIN_VERSION = `${OPENSEARCH_VERSION}.0`;
 
 export interface Module {
@@ -61,6 +67,7 @@ export const PLUGINS: Plugin[] = [
   { artifactId: 'notifications', installsAs: 'opensearch-notifications' },
   { artifactId: 'alerting', installsAs: 'opensearch-alerting' },
   { artifactId: 'opensearch-index-management', installsAs: 'opensearch-index-management' },
+  ...(SECURITY ? [{ artifactId: 'opensearch-security', installsAs: 'opensearch-security' }] : []),
 ];
 
 export function distributionFile(dir: string): string {

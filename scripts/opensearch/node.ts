@@ -2,19 +2,26 @@
 // started on free loopback ports as an unprivileged user (OpenSearch refuses root), waited for
 // until green, stopped with its data removed. Its state (pid, port) is a small JSON file beside it.
 import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { distributionFile, MODULES, OPENSEARCH_VERSION, pluginFile, PLUGINS } from './artifacts.ts';
+import { distributionFile, MODULES, OPENSEARCH_VERSION, pluginFile, PLUGINS, SECURITY } from './artifacts.ts';
 import type { Jdk } from './java.ts';
 
 /** Where the node lives: readable by the service user (root's home is not), rebuilt from the cache at will. */
-export const NODE_ROOT = path.join(os.tmpdir(), 'booth-agent-opensearch', OPENSEARCH_VERSION);
+export const NODE_ROOT = path.join(os.tmpdir(), 'booth-agent-opensearch', `${OPENSEARCH_VERSION}${SECURITY ? '-security' : ''}`);
 const HOME = path.join(NODE_ROOT, `opensearch-${OPENSEARCH_VERSION}`);
 const STATE = path.join(NODE_ROOT, 'node.json');
 const DATA = path.join(NODE_ROOT, 'data');
 const LOGS = path.join(NODE_ROOT, 'logs');
+/** With security: the settings the plugin's demo installer wrote (TLS, admin DN), the admin password, the demo CA. */
+const SECURITY_YML = path.join(NODE_ROOT, 'security.yml');
+const ADMIN_PASSWORD_FILE = path.join(NODE_ROOT, 'admin-password');
+const CA_FILE = path.join(HOME, 'config', 'root-ca.pem');
 /** OpenSearch will not run as root: as root, the node runs as this system user. */
 const SERVICE_USER = 'booth-opensearch';
 const MIN_FREE_BYTES = 1.5e9;
@@ -24,6 +31,9 @@ export interface NodeState {
   port: number;
   url: string;
   plugins: string[];
+  /** With security: user admin's password file and the CA of the node's certificate. */
+  adminPasswordFile?: string;
+  ca?: string;
 }
 
 export class NodeError extends Error {}
@@ -69,8 +79,30 @@ export function assemble(jdk: Jdk, artifacts: string, log: (line: string) => voi
     log(`installing ${p.installsAs}`);
     execFileSync(path.join(HOME, 'bin', 'opensearch-plugin'), ['install', '--batch', `file://${pluginFile(artifacts, p)}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, JAVA_HOME: jdk.home } });
   }
+  if (SECURITY) configureSecurity(jdk, log);
   fs.writeFileSync(stamp, wanted);
   return available.map((p) => p.installsAs);
+}
+
+/**
+ * The security plugin's demo configuration (its own installer: demo certificates, TLS on HTTP and
+ * transport, the admin user) with a generated admin password. Only for tests: demo certificates
+ * are public. What the installer appends to opensearch.yml is kept, to be written after ours.
+ */
+function configureSecurity(jdk: Jdk, log: (line: string) => void): void {
+  log('configuring the security plugin (demo certificates; a generated admin password)');
+  const yml = path.join(HOME, 'config', 'opensearch.yml');
+  const before = fs.readFileSync(yml, 'utf8');
+  // The plugin rejects weak passwords: upper, lower, digit and special characters.
+  const password = `Ba-${crypto.randomBytes(12).toString('base64url')}-9z`;
+  fs.writeFileSync(ADMIN_PASSWORD_FILE, password, { mode: 0o600 });
+  execFileSync('bash', [path.join(HOME, 'plugins', 'opensearch-security', 'tools', 'install_demo_configuration.sh'), '-y', '-i', '-s'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, JAVA_HOME: jdk.home, OPENSEARCH_INITIAL_ADMIN_PASSWORD: password },
+  });
+  const after = fs.readFileSync(yml, 'utf8');
+  if (!after.startsWith(before)) throw new NodeError(`the security demo installer rewrote ${yml} instead of adding to it`);
+  fs.writeFileSync(SECURITY_YML, after.slice(before.length));
 }
 
 export async function start(jdk: Jdk, plugins: string[], log: (line: string) => void): Promise<NodeState> {
@@ -97,7 +129,7 @@ export async function start(jdk: Jdk, plugins: string[], log: (line: string) => 
       'cluster.routing.allocation.disk.threshold_enabled: false',
       'bootstrap.system_call_filter: false',
       '',
-    ].join('\n'),
+    ].join('\n') + (SECURITY ? fs.readFileSync(SECURITY_YML, 'utf8') : ''),
   );
   const user = serviceUser();
   if (user) execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, NODE_ROOT]);
@@ -114,14 +146,14 @@ export async function start(jdk: Jdk, plugins: string[], log: (line: string) => 
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new NodeError(`OpenSearch did not start (exit ${code}):\n${output.slice(-3000)}${logTail()}`);
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${SECURITY ? 'https' : 'http'}://127.0.0.1:${port}`;
   const pid = await waitFor(() => (fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : undefined), 30_000, 'its pid file');
   await waitFor(async () => (alive(pid) ? await green(url) : Promise.reject(new NodeError(`OpenSearch stopped while starting:${logTail()}`))), 180_000, `the cluster at ${url} to be green`);
   const listed = await get<{ component: string }[]>(`${url}/_cat/plugins?format=json`);
   const have = new Set(listed.map((p) => p.component));
   const lacking = plugins.filter((p) => !have.has(p));
   if (lacking.length > 0) throw new NodeError(`_cat/plugins does not list ${lacking.join(', ')}`);
-  const state: NodeState = { pid, port, url, plugins: [...have].sort() };
+  const state: NodeState = { pid, port, url, plugins: [...have].sort(), ...(SECURITY ? { adminPasswordFile: ADMIN_PASSWORD_FILE, ca: CA_FILE } : {}) };
   fs.writeFileSync(STATE, JSON.stringify(state));
   log(`OpenSearch ${OPENSEARCH_VERSION} is green at ${url} (pid ${pid}, ${jdk.home}); plugins: ${state.plugins.join(', ') || 'none'}`);
   return state;
@@ -204,10 +236,31 @@ async function green(url: string): Promise<true | undefined> {
   }
 }
 
-async function get<T>(url: string): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new NodeError(`${url}: HTTP ${res.status}`);
-  return (await res.json()) as T;
+/** GET as the node wants it: over HTTPS with the demo CA and as admin when it has security. */
+function get<T>(url: string): Promise<T> {
+  const secure = url.startsWith('https:');
+  const options: https.RequestOptions = { timeout: 10_000 };
+  if (secure) {
+    options.ca = fs.readFileSync(CA_FILE);
+    options.auth = `admin:${fs.readFileSync(ADMIN_PASSWORD_FILE, 'utf8')}`;
+  }
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).get(url, options, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        if ((res.statusCode ?? 0) >= 300) return reject(new NodeError(`${url}: HTTP ${res.statusCode}`));
+        try {
+          resolve(JSON.parse(body) as T);
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new NodeError(`${url}: no answer in 10 s`)));
+    req.on('error', reject);
+  });
 }
 
 async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
