@@ -2,12 +2,10 @@
 // the ingest pipeline, one index template per dataset, the retention policy, the booths' writer
 // role, the Slack channel and the five monitors. A second run reports every resource unchanged
 // and sends no write. `--dry-run` sends nothing and prints what a first run would send.
-import fs from 'node:fs';
 import { DEFAULT_FLEET_OPTIONS, type FleetOptions } from '../../shared/opensearch/fleet-options.ts';
 import { applyResources, createRequests, type Result } from '../fleet-setup/apply.ts';
-import { ClusterClient } from '../fleet-setup/client.ts';
 import type { Resource } from '../fleet-setup/kinds.ts';
-import type { AuthSettings, TlsSettings } from '../sinks/opensearch/settings.ts';
+import { CLUSTER_OPTIONS, clusterConnection, parseUrl, readSecretFile, redactedOrigin } from './cluster-connection.ts';
 import type { Command, CommandContext } from './command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 
@@ -19,14 +17,7 @@ export const fleetSetupCommand: Command = {
   summary: 'apply the OpenSearch side (pipeline, index templates, retention, role, Slack channel, monitors) idempotently',
   usage: USAGE,
   options: {
-    url: { type: 'string' },
-    user: { type: 'string' },
-    'password-file': { type: 'string' },
-    'token-file': { type: 'string' },
-    'aws-region': { type: 'string' },
-    'aws-service': { type: 'string' },
-    'ca-file': { type: 'string' },
-    insecure: { type: 'boolean' },
+    ...CLUSTER_OPTIONS,
     'slack-webhook-file': { type: 'string' },
     prefix: { type: 'string' },
     'retention-days': { type: 'string' },
@@ -36,7 +27,7 @@ export const fleetSetupCommand: Command = {
   },
   async run(ctx) {
     const v = ctx.values;
-    const url = parseUrl(v['url']);
+    const url = parseUrl(v['url'], usage);
     const opts = fleetOptions(v);
     // Loaded here, not at start: the definitions build every document schema, which the daemon does not need.
     const { fleetResources } = await import('../fleet-setup/resources.ts');
@@ -44,7 +35,7 @@ export const fleetSetupCommand: Command = {
     const shown = redactedOrigin(url);
     if (v['dry-run']) return dryRun(ctx, shown, opts, resources);
 
-    const client = new ClusterClient(url, auth(v, ctx.env), tls(v));
+    const { client } = clusterConnection(ctx, usage);
     ctx.stdout.write(`fleet-setup: ${shown}, prefix "${opts.prefix}"\n`);
     const results = await applyResources(client, resources, (r) => ctx.stdout.write(line(r)));
     const count = (o: Result['outcome']) => results.filter((r) => r.outcome === o).length;
@@ -78,23 +69,6 @@ function usage(message: string): CliError {
   return new CliError(`${message}\nUsage: ${USAGE}`, EXIT.usage);
 }
 
-function parseUrl(value: unknown): URL {
-  if (typeof value !== 'string' || value === '') throw usage('--url is required (the cluster, e.g. https://search.example.com:9200)');
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw usage(`--url "${value}": not a URL`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw usage(`--url: expected http:// or https://, got ${url.protocol}`);
-  if (url.username || url.password) throw usage('--url: put no credentials in the URL (they would show in shell history); use --user and --password-file');
-  return url;
-}
-
-function redactedOrigin(url: URL): string {
-  return `${url.origin}${url.pathname === '/' ? '' : url.pathname}`;
-}
-
 function positive(values: CommandContext['values'], key: string, fallback: number, { integer = true, min = 1 } = {}): number {
   const raw = values[key];
   if (raw === undefined) return fallback;
@@ -117,56 +91,10 @@ function fleetOptions(v: CommandContext['values']): FleetOptions {
   };
   const webhookFile = v['slack-webhook-file'];
   if (typeof webhookFile === 'string') {
-    const url = readSecretFile('--slack-webhook-file', webhookFile);
+    const url = readSecretFile('--slack-webhook-file', webhookFile, usage);
     if (!/^https:\/\/\S+$/.test(url)) throw usage(`--slack-webhook-file ${webhookFile}: expected one https:// URL in the file`);
     opts.slackWebhookUrl = url;
   }
   return opts;
 }
 
-function readSecretFile(option: string, file: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw usage(`${option} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  if (text === '') throw usage(`${option} ${file}: the file is empty`);
-  return text;
-}
-
-function auth(v: CommandContext['values'], env: NodeJS.ProcessEnv): AuthSettings {
-  const user = v['user'] as string | undefined;
-  const passwordFile = v['password-file'] as string | undefined;
-  const tokenFile = v['token-file'] as string | undefined;
-  const region = v['aws-region'] as string | undefined;
-  const given = [user !== undefined || passwordFile !== undefined, tokenFile !== undefined, region !== undefined].filter(Boolean).length;
-  if (given > 1) throw usage('give one of --user/--password-file, --token-file or --aws-region');
-  if (user !== undefined || passwordFile !== undefined) {
-    if (!user || !passwordFile) throw usage('--user and --password-file go together');
-    return { type: 'basic', username: user, password: readSecretFile('--password-file', passwordFile) };
-  }
-  if (tokenFile !== undefined) return { type: 'bearer', token: readSecretFile('--token-file', tokenFile) };
-  if (region !== undefined) {
-    const service = (v['aws-service'] as string | undefined) ?? 'es';
-    if (service !== 'es' && service !== 'aoss') throw usage(`--aws-service "${service}": expected es or aoss`);
-    const accessKeyId = env['AWS_ACCESS_KEY_ID'];
-    const secretAccessKey = env['AWS_SECRET_ACCESS_KEY'];
-    if (!accessKeyId || !secretAccessKey) throw usage('--aws-region needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment');
-    return { type: 'sigv4', region, service, accessKeyId, secretAccessKey };
-  }
-  return { type: 'none' };
-}
-
-function tls(v: CommandContext['values']): TlsSettings {
-  const caFile = v['ca-file'] as string | undefined;
-  const settings: TlsSettings = { verify: v['insecure'] !== true };
-  if (caFile) {
-    try {
-      settings.ca = fs.readFileSync(caFile, 'utf8');
-    } catch (err) {
-      throw usage(`--ca-file ${caFile}: ${(err as Error).message}`);
-    }
-  }
-  return settings;
-}

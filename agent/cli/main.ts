@@ -8,6 +8,7 @@ import { CliError, EXIT } from './exit-codes.ts';
 import { exportCommand } from './export.ts';
 import { fleetSetupCommand } from './fleet-setup.ts';
 import { probeCommand } from './probe.ts';
+import { reportCommand } from './report.ts';
 import { record } from './record.ts';
 import { run } from './run.ts';
 import { statusCommand } from './status.ts';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   status: statusCommand,
   probe: probeCommand,
   'fleet-setup': fleetSetupCommand,
+  report: reportCommand,
   demo,
   version,
 };

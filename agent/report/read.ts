@@ -1,0 +1,88 @@
+// What `booth-agent report` reads from the cluster: aggregations only, never documents. Speed comes
+// from the upload documents (one per image), not the booking summaries: a booking's speed is
+// already an average over its images, and a day with three bookings would then be three numbers;
+// the images give the median and the 10th percentile of what the booths really saw. Days are by
+// @timestamp — when the booth measured it, not when a backlog reached the cluster.
+import type { ClusterClient } from '../fleet-setup/client.ts';
+
+export interface ReportQuery {
+  prefix: string;
+  /** Epoch ms, inclusive. */
+  since: number;
+  /** Epoch ms, exclusive. */
+  until: number;
+  country?: string;
+}
+
+export interface DailySpeed {
+  day: string;
+  images: number;
+  /** MB/s; null on a day without uploads. */
+  median: number | null;
+  p10: number | null;
+}
+
+export interface BoothSeries {
+  booth: string;
+  country: string;
+  region: string;
+  days: DailySpeed[];
+}
+
+export interface SpeedData {
+  fleet: DailySpeed[];
+  booths: BoothSeries[];
+  /** Requests made to the cluster. */
+  requests: number;
+}
+
+/** Booths at most, per report: the per-booth aggregation is one request. */
+const MAX_BOOTHS = 2000;
+
+type Bucket = { key_as_string?: string; key: number | string; doc_count: number; speed?: { values: Record<string, number | null> } };
+
+export async function readSpeeds(client: ClusterClient, q: ReportQuery): Promise<SpeedData> {
+  const filter: unknown[] = [{ term: { 'upload.outcome': 'success' } }, { exists: { field: 'upload.speed_mb_s' } }, { range: { '@timestamp': { gte: q.since, lt: q.until, format: 'epoch_millis' } } }];
+  if (q.country) filter.push({ term: { 'booth.country': q.country } });
+  const byDay = (percents: number[]) => ({
+    date_histogram: { field: '@timestamp', calendar_interval: '1d', min_doc_count: 0, extended_bounds: { min: q.since, max: q.until - 1 }, format: 'yyyy-MM-dd' },
+    aggs: { speed: { percentiles: { field: 'upload.speed_mb_s', percents } } },
+  });
+  const res = await client.send({
+    method: 'POST',
+    path: `/${q.prefix}-upload-*/_search?size=0&allow_no_indices=true&ignore_unavailable=true`,
+    body: {
+      size: 0,
+      track_total_hits: false,
+      query: { bool: { filter } },
+      aggs: {
+        fleet: byDay([10, 50]),
+        booths: {
+          terms: { field: 'booth.id', size: MAX_BOOTHS },
+          aggs: { country: { terms: { field: 'booth.country', size: 1 } }, region: { terms: { field: 'booth.region', size: 1, missing: '' } }, days: byDay([50]) },
+        },
+      },
+    },
+  });
+  if (res.status !== 200) throw new Error(`the cluster answered ${res.status} to the speed query: ${JSON.stringify(res.body).slice(0, 300)}`);
+  const aggs = (res.body as { aggregations?: Record<string, { buckets: unknown[] }> }).aggregations;
+  if (!aggs) return { fleet: [], booths: [], requests: 1 };
+  const days = (buckets: Bucket[]): DailySpeed[] =>
+    buckets.map((b) => ({
+      day: String(b.key_as_string),
+      images: b.doc_count,
+      median: b.doc_count > 0 ? (b.speed?.values['50.0'] ?? null) : null,
+      p10: b.doc_count > 0 ? (b.speed?.values['10.0'] ?? null) : null,
+    }));
+  type BoothBucket = Bucket & { country: { buckets: Bucket[] }; region: { buckets: Bucket[] }; days: { buckets: Bucket[] } };
+  return {
+    fleet: days(aggs['fleet']!.buckets as Bucket[]),
+    booths: (aggs['booths']!.buckets as BoothBucket[]).map((b) => ({
+      booth: String(b.key),
+      country: String(b.country.buckets[0]?.key ?? ''),
+      region: String(b.region.buckets[0]?.key ?? ''),
+      days: days(b.days.buckets),
+    })),
+    requests: 1,
+  };
+}
