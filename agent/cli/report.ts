@@ -1,9 +1,9 @@
 // `booth-agent report`: "when did it start?" — the fleet's upload speed over time, read from the
 // cluster with aggregations, and the days it changed: for the fleet, and for groups of booths that
 // changed together (issue 18). First step: speed and its changes; causes and pictures come next.
-import { parseDuration } from '../config/units.ts';
+import { formatDuration, parseDuration } from '../config/units.ts';
 import { analyse, describeGroup } from '../report/analyse.ts';
-import { readSpeeds } from '../report/read.ts';
+import { readFleetDays, readSpeeds, type FleetDay } from '../report/read.ts';
 import { CLUSTER_OPTIONS, CLUSTER_USAGE, clusterConnection } from './cluster-connection.ts';
 import type { Command } from './command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
@@ -29,16 +29,20 @@ export const reportCommand: Command = {
     const country = v['country'] as string | undefined;
     if (country !== undefined && !/^[A-Z]{2}$/.test(country)) throw usage(`--country "${country}": expected a two-letter country code such as US`);
     const since = until - spanMs;
-    const data = await readSpeeds(client, { prefix, since, until, ...(country ? { country } : {}) });
+    const query = { prefix, since, until, ...(country ? { country } : {}) };
+    const [data, days] = await Promise.all([readSpeeds(client, query), readFleetDays(client, query)]);
+    const requests = data.requests + 1;
     const a = analyse(data);
     const period = { since: new Date(since).toISOString().slice(0, 10), until: new Date(until - 1).toISOString().slice(0, 10) };
     if (v['json']) {
-      ctx.stdout.write(`${JSON.stringify({ cluster: shown, period, requests: data.requests, fleet: a.fleet, groups: a.groups, booths: data.booths.length }, null, 1)}\n`);
+      const speeds = new Map(data.fleet.map((d) => [d.day, d]));
+      const perDay = days.map((d) => ({ ...d, images: speeds.get(d.day)?.images ?? 0, speedMedian: speeds.get(d.day)?.median ?? null, speedP10: speeds.get(d.day)?.p10 ?? null }));
+      ctx.stdout.write(`${JSON.stringify({ cluster: shown, period, requests, fleet: a.fleet, groups: a.groups, booths: data.booths.length, days: perDay }, null, 1)}\n`);
       return EXIT.ok;
     }
     ctx.stdout.write(`report: ${shown}, prefix "${prefix}", ${period.since} to ${period.until}${country ? `, ${country}` : ''}: ${data.booths.length} booths\n`);
     if (data.fleet.every((d) => d.median === null)) {
-      ctx.stdout.write('No uploads in this period.\n');
+      ctx.stdout.write(`No successful uploads in this period.\n${summary(days)}\n`);
       return EXIT.ok;
     }
     const first = a.fleet.changes[0];
@@ -47,9 +51,21 @@ export const reportCommand: Command = {
     for (const c of a.fleet.changes.slice(1)) ctx.stdout.write(`  and on ${c.day}: ${c.before.toFixed(2)} → ${c.after.toFixed(2)} MB/s\n`);
     for (const i of a.fleet.incidents) ctx.stdout.write(`Incident on ${i.day}: the fleet's median was ${i.value.toFixed(2)} MB/s for a day (usually ${i.typical.toFixed(2)})\n`);
     for (const g of a.groups) ctx.stdout.write(`  ${describeGroup(g)}\n`);
+    ctx.stdout.write(`${summary(days)}\n`);
     return EXIT.ok;
   },
 };
+
+/** "Over the period: 1,204 bookings (median 1m 56s), 3 images refused; booths seen on the last day: FR 8, US 12". */
+function summary(days: FleetDay[]): string {
+  const bookings = days.reduce((n, d) => n + d.bookings, 0);
+  const medians = days.map((d) => d.bookingMedianS).filter((m): m is number => m !== null).sort((x, y) => x - y);
+  const typical = medians.length > 0 ? ` (median day ${formatDuration(medians[medians.length >> 1]! * 1000)})` : '';
+  const rejections = days.reduce((n, d) => n + d.rejections, 0);
+  const last = [...days].reverse().find((d) => Object.keys(d.boothsSeen).length > 0);
+  const seen = last ? `; booths seen on ${last.day}: ${Object.entries(last.boothsSeen).sort().map(([c, n]) => `${c} ${n}`).join(', ')}` : '; no heartbeats';
+  return `Over the period: ${bookings} bookings${typical}, ${rejections} images refused by the upload server${seen}`;
+}
 
 function sinceOf(raw: unknown): number {
   if (raw === undefined) return 30 * DAY;

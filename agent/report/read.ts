@@ -86,3 +86,55 @@ export async function readSpeeds(client: ClusterClient, q: ReportQuery): Promise
     requests: 1,
   };
 }
+
+export interface FleetDay {
+  day: string;
+  bookings: number;
+  /** Median booking duration, seconds; null on a day without bookings. */
+  bookingMedianS: number | null;
+  /** Booths that sent a heartbeat that day, per country. */
+  boothsSeen: Record<string, number>;
+  /** Images the upload server refused. */
+  rejections: number;
+}
+
+/** The fleet's days besides speed — bookings and their durations, booths seen per country, rejections — in one request. */
+export async function readFleetDays(client: ClusterClient, q: ReportQuery): Promise<FleetDay[]> {
+  const filter: unknown[] = [{ range: { '@timestamp': { gte: q.since, lt: q.until, format: 'epoch_millis' } } }];
+  if (q.country) filter.push({ term: { 'booth.country': q.country } });
+  const indices = ['booking', 'heartbeat', 'upload'].map((k) => `${q.prefix}-${k}-*`).join(',');
+  const res = await client.send({
+    method: 'POST',
+    path: `/${indices}/_search?size=0&allow_no_indices=true&ignore_unavailable=true`,
+    body: {
+      size: 0,
+      track_total_hits: false,
+      query: { bool: { filter } },
+      aggs: {
+        days: {
+          date_histogram: { field: '@timestamp', calendar_interval: '1d', min_doc_count: 0, extended_bounds: { min: q.since, max: q.until - 1 }, format: 'yyyy-MM-dd' },
+          aggs: {
+            bookings: { filter: { term: { 'event.dataset': 'booth.booking' } }, aggs: { duration: { percentiles: { field: 'booking.duration_in_seconds', percents: [50] } } } },
+            heartbeats: { filter: { term: { 'event.dataset': 'booth.heartbeat' } }, aggs: { countries: { terms: { field: 'booth.country', size: 300 }, aggs: { booths: { cardinality: { field: 'booth.id' } } } } } },
+            rejections: { filter: { bool: { filter: [{ term: { 'event.dataset': 'booth.upload' } }, { term: { 'upload.outcome': 'rejected' } }] } } },
+          },
+        },
+      },
+    },
+  });
+  if (res.status !== 200) throw new Error(`the cluster answered ${res.status} to the fleet query: ${JSON.stringify(res.body).slice(0, 300)}`);
+  type DayBucket = {
+    key_as_string: string;
+    bookings: { doc_count: number; duration: { values: Record<string, number | null> } };
+    heartbeats: { countries: { buckets: { key: string; booths: { value: number } }[] } };
+    rejections: { doc_count: number };
+  };
+  const buckets = (res.body as { aggregations?: { days: { buckets: DayBucket[] } } }).aggregations?.days.buckets ?? [];
+  return buckets.map((b) => ({
+    day: b.key_as_string,
+    bookings: b.bookings.doc_count,
+    bookingMedianS: b.bookings.doc_count > 0 ? (b.bookings.duration.values['50.0'] ?? null) : null,
+    boothsSeen: Object.fromEntries(b.heartbeats.countries.buckets.map((c) => [c.key, c.booths.value])),
+    rejections: b.rejections.doc_count,
+  }));
+}

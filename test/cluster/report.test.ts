@@ -40,6 +40,7 @@ async function seedFleet(fleet: TestFleet, seed: number, speed: (booth: number, 
 const report = (fleet: TestFleet) => runCli(['report', '--url', clusterUrl(), '--prefix', fleet.prefix, '--since', '40d', '--until', dayOf(39), '--json'], { timeoutMs: 60_000 });
 
 interface ReportJson {
+  days: { day: string; bookings: number; bookingMedianS: number | null; boothsSeen: Record<string, number>; rejections: number; images: number; speedMedian: number | null }[];
   requests: number;
   booths: number;
   fleet: { changes: { day: string }[]; incidents: unknown[] };
@@ -53,7 +54,7 @@ test('report: 8 booths of us-east dropping from ~12 to ~0.9 MB/s on day 25 are o
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as ReportJson;
   assert.equal(out.booths, 20);
-  assert.equal(out.requests, 1, 'aggregations only, in one request');
+  assert.equal(out.requests, 2, 'aggregations only: speeds, and the rest of each day');
   assert.equal(out.groups.length, 1, JSON.stringify(out.groups));
   const g = out.groups[0]!;
   assert.deepEqual([g.day, g.kind, g.direction, g.booths.length, g.where], [dayOf(25), 'step', 'dropped', 8, ['us-east']]);
@@ -69,4 +70,35 @@ test('report: a fleet without events shows no change and no group', { timeout: 1
   const out = JSON.parse((await report(fleet)).stdout) as ReportJson;
   assert.deepEqual(out.fleet.changes, []);
   assert.deepEqual(out.groups, []);
+});
+
+test('report --json per day: bookings and their median duration, booths seen per country (heartbeats), images refused', { timeout: 120_000 }, async (t) => {
+  const fleet = await testFleet(t);
+  const at = (day: number, hour: number) => START + day * DAY + hour * 3_600_000;
+  const withBooth = (doc: BoothDocument, id: string, country: string) => ({ ...doc, booth: { ...doc.booth, id, country } });
+  const docs: BoothDocument[] = [];
+  for (const [i, seconds] of [60, 120, 180, 240, 300].entries()) {
+    const b = sampleDoc('booth.booking', i, () => at(0, 10 + i)) as BoothDocument & { booking: Record<string, unknown> };
+    docs.push({ ...b, booking: { ...b.booking, duration_in_seconds: seconds } } as BoothDocument);
+  }
+  for (const [id, country] of [['FB-1', 'US'], ['FB-2', 'US'], ['FB-3', 'FR']] as const) {
+    for (const hour of [9, 12, 15]) docs.push(withBooth(sampleDoc('booth.heartbeat', hour, () => at(1, hour)), id, country) as BoothDocument);
+  }
+  for (const i of [0, 1]) {
+    const u = sampleDoc('booth.upload', i, () => at(1, 11)) as BoothDocument & { upload: Record<string, unknown>; http: Record<string, unknown> };
+    docs.push({ ...u, upload: { ...u.upload, outcome: 'rejected' }, http: { response: { status_code: 404 } } } as BoothDocument);
+  }
+  const lines = docs.map((d) => `{"create":{"_index":"${fleet.index(d.event.dataset.replace('booth.', ''), d['@timestamp'])}","_id":"${d.event.id}"}}\n${JSON.stringify(d)}\n`).join('');
+  assert.equal((await call<{ errors: boolean }>('POST', '/_bulk?pipeline=_none&refresh=true', lines, { ndjson: true })).body.errors, false);
+  const r = await runCli(['report', '--url', clusterUrl(), '--prefix', fleet.prefix, '--since', '3d', '--until', dayOf(2), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as ReportJson;
+  assert.deepEqual(out.days.map((d) => d.day), [dayOf(0), dayOf(1), dayOf(2)]);
+  assert.deepEqual(out.days.map((d) => [d.bookings, d.bookingMedianS, d.boothsSeen, d.rejections]), [
+    [5, 180, {}, 0],
+    [0, null, { US: 2, FR: 1 }, 2],
+    [0, null, {}, 0],
+  ]);
+  const screen = await runCli(['report', '--url', clusterUrl(), '--prefix', fleet.prefix, '--since', '3d', '--until', dayOf(2)]);
+  assert.match(screen.stdout, new RegExp(`Over the period: 5 bookings \\(median day 3m\\), 2 images refused by the upload server; booths seen on ${dayOf(1)}: FR 1, US 2`));
 });
