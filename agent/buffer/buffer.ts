@@ -17,7 +17,7 @@ import { DATASET_OF_PRIORITY, HEARTBEAT_PRIORITY, priorityOfSeq, SEND_ORDER, seq
 import { restore } from './restore.ts';
 import { STATE_KEYS } from './state-keys.ts';
 import { UploadLedger, type LedgerBooking, type LedgerEntry } from './upload-ledger.ts';
-import { prepare, toRow, toUploadRow, type OutboxRow, type Row, type Statements } from './statements.ts';
+import { claimSeqs, prepare, toRow, toUploadRow, type OutboxRow, type Row, type Statements, uploadParams } from './statements.ts';
 import type { BookingRow, BufferOptions, BufferStats, DeadLetterFacts, DropReason, LeasedDoc, ResetFacts, Settlement, StateWriter, UploadRow, UploadTotals } from './types.ts';
 
 export type * from './types.ts';
@@ -151,21 +151,11 @@ export class DocumentBuffer {
 
   private insertRows(rows: Row[]): void {
     const recordedAt = this.now();
-    const counts = new Map<number, number>();
-    for (const r of rows) counts.set(r.priority, (counts.get(r.priority) ?? 0) + 1);
-    // Numbers for the whole batch in one step per kind; inside the write transaction, so a second
-    // process recording at the same time (booth-agent record) gets the next ones.
-    const next = new Map<number, number>();
-    for (const [priority, n] of counts) {
-      const { last_n } = this.stmts.claimSeqs.get(n, priority) as { last_n: number };
-      next.set(priority, seqRange(priority)[0] + last_n - n + 1);
-    }
-    for (const r of rows) {
+    const seqs = claimSeqs(this.stmts, rows.map((r) => r.priority));
+    rows.forEach((r, i) => {
       if (r.priority === HEARTBEAT_PRIORITY) this.stmts.deleteUnleasedHeartbeats.run(...seqRange(HEARTBEAT_PRIORITY), this.leasedJson());
-      const seq = next.get(r.priority)!;
-      next.set(r.priority, seq + 1);
-      this.stmts.insert.run(seq, r.eventId, r.dataset, r.timestamp, recordedAt, r.bytes, r.body);
-    }
+      this.stmts.insert.run(seqs[i]!, r.eventId, r.dataset, r.timestamp, recordedAt, r.bytes, r.body);
+    });
   }
 
   /** Writes state inside a transaction; uploads marked uploaded are added to `uploaded`, for the ledger once committed. */
@@ -174,21 +164,7 @@ export class DocumentBuffer {
       setState: (key, value) => this.stmts.setState.run(key, JSON.stringify(value)),
       putUpload: (u) => {
         if (u.status === 'uploaded') uploaded.push({ path: u.path, bookingId: u.bookingId, size: u.size, mtimeMs: u.mtimeMs, endedAt: u.endedAt ?? null, speedMbS: u.speedMbS ?? null });
-        this.stmts.putUpload.run({
-          path: u.path,
-          booking_id: u.bookingId,
-          size: u.size,
-          mtime_ms: u.mtimeMs,
-          status: u.status,
-          attempts: u.attempts,
-          http_status: u.httpStatus ?? null,
-          last_error: u.lastError ?? null,
-          next_attempt_at: u.nextAttemptAt ?? 0,
-          speed_mb_s: u.speedMbS ?? null,
-          started_at: u.startedAt ?? null,
-          ended_at: u.endedAt ?? null,
-          updated_at: this.now(),
-        });
+        this.stmts.putUpload.run(uploadParams(u, this.now()));
       },
       putBooking: (b) => {
         if (b.summarizedAt !== null) uploaded.push({ id: b.id, firstSeenAt: b.firstSeenAt, finishedAt: b.finishedAt, summarizedAt: b.summarizedAt });
@@ -308,8 +284,8 @@ export class DocumentBuffer {
 
   /** Records what happened to leased documents, in one durable transaction. */
   settle(settlement: Settlement): void {
-    const held = this.leasedOnly(settlement);
-    const all = [...(held.delivered ?? []), ...(held.retry ?? []).map((r) => r.seq), ...(held.dead ?? []).map((d) => d.seq), ...(held.release ?? [])];
+    // Every number named ends its lease (ending one that is not held changes nothing).
+    const all = [...(settlement.delivered ?? []), ...(settlement.retry ?? []).map((r) => r.seq), ...(settlement.dead ?? []).map((d) => d.seq), ...(settlement.release ?? [])];
     try {
       // What the lease holds is judged again inside guard: if the database is found corrupt and
       // replaced on the way, the leases are gone and the retry must touch nothing in the fresh file.
@@ -318,7 +294,7 @@ export class DocumentBuffer {
       for (const seq of all) this.leased.delete(seq);
     }
     // A heartbeat handed back may now sit beside a newer one: keep only the newest unsent heartbeat.
-    const handedBack = [...(held.release ?? []), ...(held.retry ?? []).map((r) => r.seq)];
+    const handedBack = [...(settlement.release ?? []), ...(settlement.retry ?? []).map((r) => r.seq)];
     if (handedBack.some((seq) => priorityOfSeq(seq) === HEARTBEAT_PRIORITY)) {
       this.guard(() => this.stmts.deleteOlderHeartbeats.run(...seqRange(HEARTBEAT_PRIORITY), this.leasedJson(), ...seqRange(HEARTBEAT_PRIORITY)));
     }

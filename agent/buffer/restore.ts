@@ -3,9 +3,9 @@
 // the upload ledger knows. In one transaction, before anything new is recorded. Documents are
 // inserted as they are read, a batch at a time in their old order, never all held in memory.
 import type { Db } from './open.ts';
-import { HEARTBEAT_PRIORITY, PRIORITY, seqRange } from './priority.ts';
+import { HEARTBEAT_PRIORITY, PRIORITY } from './priority.ts';
 import { salvage, type Salvage, type SalvagedDoc } from './salvage.ts';
-import type { Statements } from './statements.ts';
+import { claimSeqs, uploadParams, type Statements } from './statements.ts';
 import type { LedgerContents } from './upload-ledger.ts';
 
 export interface Restored {
@@ -60,7 +60,7 @@ function fromOldFile(stmts: Statements, quarantined: string, restored: Restored)
   if (newestHeartbeat) batch.push(newestHeartbeat);
   flush();
   for (const u of found.uploads) {
-    stmts.putUpload.run({ path: u.path, booking_id: u.bookingId, size: u.size, mtime_ms: u.mtimeMs, status: u.status, attempts: u.attempts, http_status: u.httpStatus, last_error: u.lastError, next_attempt_at: 0, speed_mb_s: u.speedMbS, started_at: u.startedAt, ended_at: u.endedAt, updated_at: u.updatedAt });
+    stmts.putUpload.run(uploadParams(u, u.updatedAt));
   }
   restored.uploads = found.uploads.length;
   for (const b of found.bookings) stmts.putBooking.run(b.id, b.firstSeenAt, b.finishedAt, b.summarizedAt);
@@ -73,7 +73,7 @@ function fromLedger(stmts: Statements, ledger: LedgerContents, now: number, rest
   for (const e of ledger.uploads.values()) {
     const row = stmts.getUpload.get(e.path) as { status: string; size: number; mtime_ms: number } | undefined;
     if (row?.status === 'uploaded' && row.size === e.size && row.mtime_ms === e.mtimeMs) continue;
-    stmts.putUpload.run({ path: e.path, booking_id: e.bookingId, size: e.size, mtime_ms: e.mtimeMs, status: 'uploaded', attempts: 1, http_status: null, last_error: null, next_attempt_at: 0, speed_mb_s: e.speedMbS, started_at: null, ended_at: e.endedAt, updated_at: now });
+    stmts.putUpload.run(uploadParams({ ...e, status: 'uploaded', attempts: 1 }, now));
     restored.fromLedger++;
   }
   for (const b of ledger.bookings.values()) {
@@ -84,18 +84,7 @@ function fromLedger(stmts: Statements, ledger: LedgerContents, now: number, rest
 
 /** Documents renumbered in the order given, as the next numbers of their kind. */
 function insertDocuments(stmts: Statements, docs: readonly SalvagedDoc[]): number {
-  const counts = new Map<number, number>();
-  for (const d of docs) counts.set(PRIORITY[d.dataset], (counts.get(PRIORITY[d.dataset]) ?? 0) + 1);
-  const next = new Map<number, number>();
-  for (const [priority, n] of counts) {
-    const { last_n } = stmts.claimSeqs.get(n, priority) as { last_n: number };
-    next.set(priority, seqRange(priority)[0] + last_n - n + 1);
-  }
-  for (const d of docs) {
-    const priority = PRIORITY[d.dataset];
-    const seq = next.get(priority)!;
-    next.set(priority, seq + 1);
-    stmts.insert.run(seq, d.eventId, d.dataset, d.timestamp, d.recordedAt, Buffer.byteLength(d.body), d.body);
-  }
+  const seqs = claimSeqs(stmts, docs.map((d) => PRIORITY[d.dataset]));
+  docs.forEach((d, i) => stmts.insert.run(seqs[i]!, d.eventId, d.dataset, d.timestamp, d.recordedAt, Buffer.byteLength(d.body), d.body));
   return docs.length;
 }

@@ -2,10 +2,49 @@
 // rows and the buffer's shapes.
 import type { BoothDocument, Dataset } from '../../shared/documents/schema.ts';
 import type { Db } from './open.ts';
-import { PRIORITY } from './priority.ts';
+import { PRIORITY, seqRange } from './priority.ts';
 import type { UploadRow } from './types.ts';
 
 export type Statements = ReturnType<typeof prepare>;
+
+/** An upload row as the putUpload statement's parameters. */
+export function uploadParams(u: UploadRow, updatedAt: number): Record<string, string | number | null> {
+  return {
+    path: u.path,
+    booking_id: u.bookingId,
+    size: u.size,
+    mtime_ms: u.mtimeMs,
+    status: u.status,
+    attempts: u.attempts,
+    http_status: u.httpStatus ?? null,
+    last_error: u.lastError ?? null,
+    next_attempt_at: u.nextAttemptAt ?? 0,
+    speed_mb_s: u.speedMbS ?? null,
+    started_at: u.startedAt ?? null,
+    ended_at: u.endedAt ?? null,
+    updated_at: updatedAt,
+  };
+}
+
+/**
+ * The next numbers of each kind for documents of these priorities, in their order — claimed in one
+ * step per kind inside the caller's write transaction, so a second process recording at the same
+ * time (booth-agent record) gets the ones after.
+ */
+export function claimSeqs(stmts: Statements, priorities: readonly number[]): number[] {
+  const counts = new Map<number, number>();
+  for (const p of priorities) counts.set(p, (counts.get(p) ?? 0) + 1);
+  const next = new Map<number, number>();
+  for (const [priority, n] of counts) {
+    const { last_n } = stmts.claimSeqs.get(n, priority) as { last_n: number };
+    next.set(priority, seqRange(priority)[0] + last_n - n + 1);
+  }
+  return priorities.map((p) => {
+    const seq = next.get(p)!;
+    next.set(p, seq + 1);
+    return seq;
+  });
+}
 
 export interface Row {
   eventId: string;

@@ -2,7 +2,7 @@
 // changed, and on which day together. Each booth's series and the fleet's go through the same
 // change-point method (change-points.ts); booths whose speed changed the same way on the same day
 // are one group ("us-east: 41 booths dropped from 11.8 to 0.95 MB/s on 2026-07-18").
-import { findChanges, type Change, type Incident } from './change-points.ts';
+import { findChanges, median, type Change, type Incident } from './change-points.ts';
 import type { SpeedData } from './read.ts';
 
 export interface BoothChange extends Change {
@@ -66,8 +66,3 @@ export function describeGroup(g: ChangeGroup): string {
   return `${g.where.join(', ') || 'unknown region'}: ${booths} ${g.direction} from ${mb(g.before)} to ${mb(g.after)} MB/s ${when}`;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}

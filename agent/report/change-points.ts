@@ -144,7 +144,7 @@ function describe(days: { day: string; value: number }[], xs: number[], k: numbe
 
 const nearer = (x: number, to: number, than: number) => Math.abs(x - to) < Math.abs(x - than);
 
-function median(xs: readonly number[]): number {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
