@@ -12,6 +12,7 @@ import { sinkSettings } from './sinks/opensearch/settings.ts';
 import { OpenSearchSink } from './sinks/opensearch/sink.ts';
 import type { Sink } from './sinks/sink.ts';
 import { HeartbeatSource } from './sources/heartbeat.ts';
+import { HostFacts } from './sources/host-facts/host-facts.ts';
 import { NetworkSource, networkOptions } from './sources/network/source.ts';
 import { heartbeatUploads } from './sources/uploads/facts.ts';
 import { UploadSource } from './sources/uploads/source.ts';
@@ -72,7 +73,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const maintenance = setInterval(() => safely(logger, 'buffer maintenance', () => buffer.pruneExpired()), MAINTENANCE_INTERVAL_MS);
   const heldFlush = setInterval(() => safely(logger, 'recording held documents', () => recorder.flushHeld()), HELD_FLUSH_INTERVAL_MS);
 
-  const network = new NetworkSource(networkOptions(config), { recorder, buffer, logger });
+  // systeminformation's facts, from a child process at start and every network.host_facts_interval.
+  const hostFacts = new HostFacts({ intervalMs: config.network.host_facts_interval }, logger);
+  const network = new NetworkSource(networkOptions(config), { recorder, buffer, logger }, { hostFacts: () => hostFacts.latest() });
   const uploads = new UploadSource(uploadOptions(config, opts.secrets), recorder, buffer, logger, { moment: () => network.moment() });
   const heartbeat = new HeartbeatSource(recorder, buffer, logger, {
     intervalMs: config.heartbeat.interval,
@@ -84,9 +87,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
         const latest = network.latest();
         return latest ? { online: latest.online } : undefined;
       },
+      host: () => hostFacts.host(),
     },
   });
-  const sources: Source[] = [heartbeat, network, uploads];
+  const sources: Source[] = [hostFacts, heartbeat, network, uploads];
   const sinks: Sink[] = [];
   const shipping = sinkSettings(config, opts.secrets);
   if (shipping) {

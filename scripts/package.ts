@@ -3,6 +3,7 @@
 //   booth-agent-<version>-linux-<arch>/
 //     bin/booth-agent            launcher: the bundled agent on the bundled Node.js
 //     lib/booth-agent.mjs        the agent, one minified module (+ .map, + LEGAL.txt licences)
+//     lib/booth-agent-host-facts.mjs  the host-facts child (systeminformation, run as a process of its own)
 //     node/bin/node, node/LICENSE  Node.js for <arch>, the npm registry's node-linux-<arch> package
 //     node_modules/better-sqlite3  the one module kept outside the agent (a native addon), with
 //                                  only the prebuilt binary for linux-<arch>

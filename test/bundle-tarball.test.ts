@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { bundle } from '../scripts/agent-module.ts';
+import { bundle, HOST_FACTS_CHILD } from '../scripts/agent-module.ts';
 import { ARCHES, packageBundle, type Arch } from '../scripts/package.ts';
 import { bundleInfo, ensureBundle, ROOT, sourceStamp, unpackBundle, withSourceDateEpoch } from './support/bundles.ts';
 import { collect, type CliResult } from './support/cli.ts';
@@ -179,6 +179,11 @@ test('the tarball is made to be reproducible: sorted, owned by 0:0, every mtime 
   await bundle(b);
   for (const suffix of ['', '.map', '.LEGAL.txt']) {
     assert.ok(fs.readFileSync(`${a}${suffix}`).equals(fs.readFileSync(`${b}${suffix}`)), `booth-agent.mjs${suffix} differs between two builds`);
+  }
+  // And the host-facts child beside it.
+  for (const suffix of ['', '.map']) {
+    const [ca, cb] = [a, b].map((f) => path.join(path.dirname(f), `${HOST_FACTS_CHILD}${suffix}`));
+    assert.ok(fs.readFileSync(ca!).equals(fs.readFileSync(cb!)), `${HOST_FACTS_CHILD}${suffix} differs between two builds`);
   }
 });
 

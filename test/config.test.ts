@@ -583,7 +583,7 @@ test('a minimal valid config applies every default', (t) => {
   assert.equal(c.opensearch.request_timeout, 30_000);
   assert.deepEqual(c.opensearch.retry, { min_delay: 1000, max_delay: 300_000 });
   assert.equal(c.heartbeat.interval, 30_000);
-  assert.deepEqual(c.network, { interval: 60_000, probe_timeout: 5000, targets: [] });
+  assert.deepEqual(c.network, { interval: 60_000, probe_timeout: 5000, host_facts_interval: 900_000, targets: [] });
   assert.deepEqual(c.buffer, { max_size: 256e6, max_age: 30 * 86_400_000 });
   assert.equal(result.secrets.size, 0);
 

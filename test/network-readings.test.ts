@@ -64,3 +64,28 @@ test('kernel readings: default route by metric, interface kinds, link speed, cou
   assert.equal(r.defaultRoute(), undefined);
   assert.equal(new KernelReadings({ proc: path.join(root, 'nothing'), sys }).defaultRoute(), undefined);
 });
+
+test('kernel readings: the link duplex from /sys (absent when the kernel refuses it), the resolvers of resolv.conf and behind the systemd-resolved stub', (t) => {
+  const root = tempDir(t);
+  const sys = path.join(root, 'sys');
+  const etc = path.join(root, 'etc');
+  const run = path.join(root, 'run');
+  iface(sys, 'eth0', { speed: '100' });
+  write(sys, 'class/net/eth0/duplex', 'half\n');
+  iface(sys, 'eth1', {});
+  write(sys, 'class/net/eth1/duplex', 'unknown\n');
+  iface(sys, 'wlan0', { wireless: true }); // no duplex file: read fails, as for a link that is down
+  const r = new KernelReadings({ proc: path.join(root, 'proc'), sys, etc, run });
+  assert.deepEqual(r.interfaceFacts('eth0'), { name: 'eth0', type: 'wired', speed_mbps: 100, mtu: 1500, operstate: 'up', duplex: 'half' });
+  assert.equal(r.interfaceFacts('eth1').duplex, 'unknown');
+  assert.equal(r.interfaceFacts('wlan0').duplex, undefined);
+
+  assert.equal(r.dnsServers(), undefined, 'no resolv.conf: no servers, not an empty list');
+  write(etc, 'resolv.conf', '# generated\nsearch venue.lan\nnameserver 192.168.1.1\nnameserver  fe80::1%eth0 # router\nnameserver 192.168.1.1\n;nameserver 9.9.9.9\noptions edns0\n');
+  assert.deepEqual(r.dnsServers(), ['192.168.1.1', 'fe80::1%eth0']);
+  // systemd-resolved: /etc/resolv.conf names its stub; the upstream servers are in its own file.
+  write(etc, 'resolv.conf', 'nameserver 127.0.0.53\noptions edns0 trust-ad\n');
+  assert.deepEqual(r.dnsServers(), ['127.0.0.53'], 'the stub, while resolved\'s own file is missing');
+  write(run, 'systemd/resolve/resolv.conf', 'nameserver 10.0.0.1\nnameserver 1.1.1.1\n');
+  assert.deepEqual(r.dnsServers(), ['10.0.0.1', '1.1.1.1']);
+});

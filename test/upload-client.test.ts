@@ -141,6 +141,7 @@ test('HTTPS with tls.ca and verify: the file arrives byte for byte with its Cont
   assert.ok(result.timings.tls_ms! >= handshakeDelayMs - 5, `the TLS phase includes the delayed ServerHello: ${JSON.stringify(result.timings)}`);
   assert.equal(typeof result.timings.tcp_ms, 'number');
   assert.ok(result.endedAt >= result.startedAt);
+  assert.equal(result.serverAddress, '127.0.0.1', 'the address the TLS connection went to (upload.server_address)');
 
   assert.equal(server.received.length, 1, 'one request');
   const got = server.received[0]!;
@@ -230,6 +231,7 @@ test('idle timeout: a server that reads the whole body and never answers ends th
   assert.equal(bodyComplete, true, 'the server read the whole body: the timeout came while waiting for the answer');
   assert.equal(receivedBytes, MB);
   assert.equal(result.bytes, MB);
+  assert.equal(result.serverAddress, '127.0.0.1', 'a failed attempt whose connection was made still says where it went');
 
   assert.equal(sockets.length, 1);
   await closed(sockets[0]!, 2_000);
@@ -293,6 +295,33 @@ test('503 with Retry-After: 7: status 503, not ok, retryAfter "7"', { timeout: 2
   assert.equal(result.retryAfter, '7');
   assert.equal(result.bytes, 100_000);
   assert.equal(receivedBytes, 100_000);
+  assert.equal(result.serverAddress, '127.0.0.1');
+});
+
+test('the server address of each attempt: a reused keep-alive connection gives it too; a refused connection has none', { timeout: 20_000 }, async (t) => {
+  const { file } = writeFile(t, 10_000);
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(201).end());
+  });
+  const { url, sockets } = await listen(t, server);
+  const c = client({ verify: true });
+  const first = await c.attempt(`${url}/up/1`, fileBody(file, 10_000));
+  const second = await c.attempt(`${url}/up/2`, fileBody(file, 10_000));
+  assert.deepEqual([first.status, second.status], [201, 201]);
+  assert.equal(sockets.length, 1, 'the second attempt went over the first one\'s connection');
+  assert.equal(first.serverAddress, '127.0.0.1');
+  assert.equal(second.serverAddress, '127.0.0.1');
+
+  const closedPort = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+  const refused = await c.attempt(`http://127.0.0.1:${closedPort}/up`, fileBody(file, 10_000));
+  assert.equal(refused.error?.type, 'ECONNREFUSED');
+  assert.equal(refused.serverAddress, undefined);
 });
 
 // ---------------------------------------------------------------------------------------------

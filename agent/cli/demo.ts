@@ -3,7 +3,8 @@
 // stand-in listen on loopback; the real agent (`run`, in a child process, as systemd would start it)
 // uploads generated bookings from a temporary watch folder and ships what it measures; midway the
 // upload server slows from ~12 MB/s to under 1 MB/s, replaying the incident the product exists for.
-// Then the status screen, what reached OpenSearch, and the incident as the booth recorded it.
+// Then the status screen, what reached OpenSearch, the incident as the booth recorded it, and the
+// report of what was shipped (on a real OpenSearch when OPENSEARCH_URL is set: demo-report.ts).
 // Everything — processes, ports, files — is gone afterwards, also after Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import type { BoothDocument } from '../../shared/documents/schema.ts';
 import { printable } from '../printable.ts';
 import type { Command } from './command.ts';
 import { CliError, EXIT } from './exit-codes.ts';
@@ -24,7 +26,7 @@ export const demo: Command = {
   summary: 'run the whole pipeline on this machine against local stand-ins (about 30 s; leaves nothing behind)',
   usage: 'booth-agent demo [--quick]',
   options: { quick: { type: 'boolean' } },
-  async run({ stdout, values }) {
+  async run({ stdout, values, env }) {
     // The stand-ins are the test suite's own (test/support): loaded only when the demo runs, and
     // only present in a checkout — a booth's bundle leaves them out.
     let standIns;
@@ -85,6 +87,9 @@ export const demo: Command = {
         if (e.event.action === 'speed_degraded') say(`   ${e['@timestamp']}  speed_degraded  ${e.message}`);
       }
       say('\nIn a fleet, the alert "uploads slower than 5 MB/s" fires on these documents (see README).');
+      say(`\n10. The report of what it just shipped (booth-agent report${env['OPENSEARCH_URL'] ? `, on ${env['OPENSEARCH_URL']}` : ''}):`);
+      const { demoReport } = await import('./demo-report.ts');
+      await demoReport(standIn.documents('booth-*').map((d) => d.source as BoothDocument), env, say);
       return 0;
     } finally {
       process.off('SIGINT', onSignal);

@@ -147,6 +147,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       interval: duration(SECOND, HOUR, { default: '60s', doc: 'how often network health is sampled' }),
       probe_timeout: duration(100, MINUTE, { default: '5s', doc: 'each probe (DNS + connect + TLS, or the gateway pings) ends by then' }),
+      host_facts_interval: duration(MINUTE, DAY, {
+        default: '15m',
+        doc: 'how often a child process asks systeminformation for the host and interface facts (model, serial, DHCP, duplex, CPU temperature); killed after 10 s',
+      }),
       targets: stringList(/^\S{1,512}$/, 'host:port or URLs', {
         default: [],
         doc: 'extra targets to probe; the gateway, upload host and OpenSearch host are always probed',

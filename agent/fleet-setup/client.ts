@@ -18,6 +18,8 @@ export interface ClusterRequest {
   /** Path and query, e.g. /_index_template/booth-upload */
   path: string;
   body?: unknown;
+  /** Newline-delimited JSON, sent as is (a _bulk body) instead of `body`. */
+  ndjson?: string;
 }
 
 export class ClusterClient {
@@ -40,13 +42,14 @@ export class ClusterClient {
   async send(req: ClusterRequest): Promise<ClusterResponse> {
     // The cluster may live under a path (a proxy): kept, as the sinks keep it.
     const url = endpoint(this.url, req.path);
-    const body = req.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(req.body));
+    const hasBody = req.body !== undefined || req.ndjson !== undefined;
+    const body = req.ndjson !== undefined ? Buffer.from(req.ndjson) : req.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(req.body));
     let headers: Record<string, string> = { accept: 'application/json' };
-    if (req.body !== undefined) headers['content-type'] = 'application/json';
+    if (hasBody) headers['content-type'] = req.ndjson !== undefined ? 'application/x-ndjson' : 'application/json';
     headers = authenticate(this.auth, req.method, url, headers, body);
     let response;
     try {
-      response = await this.http(url, { method: req.method, headers, ...(req.body !== undefined ? { body } : {}) });
+      response = await this.http(url, { method: req.method, headers, ...(hasBody ? { body } : {}) });
     } catch (err) {
       throw new Error(`${req.method} ${url.origin}${url.pathname}: ${(err as Error).message}`, { cause: err });
     }

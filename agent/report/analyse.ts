@@ -13,6 +13,8 @@ export interface BoothChange extends Change {
 
 export interface ChangeGroup {
   day: string;
+  /** Gradual: the last day of the transition (the latest of the booths'). */
+  until?: string;
   kind: Change['kind'];
   direction: 'dropped' | 'rose';
   /** Median of the booths' levels before and after. */
@@ -35,34 +37,64 @@ export function analyse(data: SpeedData): Analysis {
   for (const b of data.booths) {
     for (const c of findChanges(b.days.map((d) => ({ day: d.day, value: d.median }))).changes) boothChanges.push({ ...c, booth: b.booth, country: b.country, region: b.region });
   }
-  const byKey = new Map<string, BoothChange[]>();
-  for (const c of boothChanges) {
-    const key = `${c.day}|${c.kind}|${c.after < c.before ? 'dropped' : 'rose'}`;
-    byKey.set(key, [...(byKey.get(key) ?? []), c]);
-  }
-  const groups = [...byKey.values()]
-    .map((cs): ChangeGroup => {
-      const counts = new Map<string, number>();
-      for (const c of cs) counts.set(c.region || c.country, (counts.get(c.region || c.country) ?? 0) + 1);
-      return {
-        day: cs[0]!.day,
-        kind: cs[0]!.kind,
-        direction: cs[0]!.after < cs[0]!.before ? 'dropped' : 'rose',
-        before: median(cs.map((c) => c.before)),
-        after: median(cs.map((c) => c.after)),
-        booths: cs.map((c) => c.booth).sort(),
-        where: [...counts].sort((a, b) => b[1] - a[1]).map(([w]) => w),
-      };
-    })
+  const groups = [...groupSteps(boothChanges.filter((c) => c.kind === 'step')), ...groupByDay(boothChanges.filter((c) => c.kind === 'gradual'))]
+    .map(describeChanges)
     .sort((a, b) => b.booths.length - a.booths.length || a.day.localeCompare(b.day));
   return { fleet, groups, boothChanges };
 }
 
+const direction = (c: Change): ChangeGroup['direction'] => (c.after < c.before ? 'dropped' : 'rose');
+
+/**
+ * Steps the same way are one group when they can have happened on the same day. A booth without
+ * bookings for a few days shows its step on its first day back: it could have happened on any day
+ * after its last day at the old level (`previous`). The day most booths' spans agree on is the
+ * group's day, taken greedily: the biggest group first, then the next among the rest.
+ */
+function groupSteps(steps: BoothChange[]): BoothChange[][] {
+  const groups: BoothChange[][] = [];
+  for (const way of ['dropped', 'rose'] as const) {
+    let rest = steps.filter((c) => direction(c) === way);
+    while (rest.length > 0) {
+      const covers = (c: BoothChange, day: string) => c.day === day || (c.previous !== undefined && c.previous < day && day <= c.day);
+      const candidates = [...new Set(rest.map((c) => c.day))].sort();
+      const best = candidates.map((day) => ({ day, n: rest.filter((c) => covers(c, day)).length })).sort((a, b) => b.n - a.n || a.day.localeCompare(b.day))[0]!;
+      const group = rest.filter((c) => covers(c, best.day)).map((c) => ({ ...c, day: best.day }));
+      groups.push(group);
+      rest = rest.filter((c) => !covers(c, best.day));
+    }
+  }
+  return groups;
+}
+
+/** Gradual changes group by the day they began and their direction. */
+function groupByDay(changes: BoothChange[]): BoothChange[][] {
+  const byKey = new Map<string, BoothChange[]>();
+  for (const c of changes) byKey.set(`${c.day}|${direction(c)}`, [...(byKey.get(`${c.day}|${direction(c)}`) ?? []), c]);
+  return [...byKey.values()];
+}
+
+function describeChanges(cs: BoothChange[]): ChangeGroup {
+  const counts = new Map<string, number>();
+  for (const c of cs) counts.set(c.region || c.country, (counts.get(c.region || c.country) ?? 0) + 1);
+  const untils = cs.map((c) => c.until).filter((u): u is string => u !== undefined).sort();
+  return {
+    day: cs[0]!.day,
+    ...(untils.length > 0 ? { until: untils[untils.length - 1]! } : {}),
+    kind: cs[0]!.kind,
+    direction: direction(cs[0]!),
+    before: median(cs.map((c) => c.before)),
+    after: median(cs.map((c) => c.after)),
+    booths: cs.map((c) => c.booth).sort(),
+    where: [...counts].sort((a, b) => b[1] - a[1]).map(([w]) => w),
+  };
+}
+
 /** One line per group: "us-east: 41 booths dropped from 11.8 to 0.95 MB/s on 2026-07-18". */
 export function describeGroup(g: ChangeGroup): string {
-  const mb = (v: number) => (v >= 10 ? v.toFixed(1) : v.toFixed(2));
+  const mb = (v: number) => (v >= 9.995 ? v.toFixed(1) : v.toFixed(2));
   const booths = `${g.booths.length} booth${g.booths.length === 1 ? '' : 's'}`;
-  const when = g.kind === 'gradual' ? `gradually from ${g.day}` : `on ${g.day}`;
+  const when = g.kind === 'gradual' ? `gradually from ${g.day}${g.until ? ` to ${g.until}` : ''}` : `on ${g.day}`;
   return `${g.where.join(', ') || 'unknown region'}: ${booths} ${g.direction} from ${mb(g.before)} to ${mb(g.after)} MB/s ${when}`;
 }
 

@@ -32,6 +32,11 @@ export interface Change {
   day: string;
   /** Gradual: the last day of the transition. */
   until?: string;
+  /**
+   * A step: the last day with a value before it, when there were days without any in between — the
+   * step happened on one of the days after it, up to `day` (a booth closed on the day it changed).
+   */
+  previous?: string;
   /** Median before and after. */
   before: number;
   after: number;
@@ -139,7 +144,9 @@ function describe(days: { day: string; value: number }[], xs: number[], k: numbe
   // A step is dated to its first day at the new level.
   let at = k;
   while (at < xs.length && !nearer(xs[at]!, after, before)) at++;
-  return { kind: 'step', day: days[Math.min(at, xs.length - 1)]!.day, before: Math.exp(before), after: Math.exp(after) };
+  const stepAt = Math.min(at, xs.length - 1);
+  const previous = stepAt > 0 ? days[stepAt - 1]!.day : undefined;
+  return { kind: 'step', day: days[stepAt]!.day, ...(previous ? { previous } : {}), before: Math.exp(before), after: Math.exp(after) };
 }
 
 const nearer = (x: number, to: number, than: number) => Math.abs(x - to) < Math.abs(x - than);

@@ -12,6 +12,24 @@ export interface ReportQuery {
   /** Epoch ms, exclusive. */
   until: number;
   country?: string;
+  /** Only these booths (--booth). */
+  booths?: string[];
+  /** Buckets of a day, or of an hour for short periods. */
+  interval: 'day' | 'hour';
+}
+
+/** The filters every query of a report shares: the period, the country, the booths. */
+export function scope(q: ReportQuery, from = q.since, to = q.until): unknown[] {
+  const filter: unknown[] = [{ range: { '@timestamp': { gte: from, lt: to, format: 'epoch_millis' } } }];
+  if (q.country) filter.push({ term: { 'booth.country': q.country } });
+  if (q.booths?.length) filter.push({ terms: { 'booth.id': q.booths } });
+  return filter;
+}
+
+/** Buckets of the period, empty ones included, keyed "YYYY-MM-DD" or "YYYY-MM-DDTHH" (UTC). */
+export function histogram(q: ReportQuery): Record<string, unknown> {
+  const hour = q.interval === 'hour';
+  return { field: '@timestamp', calendar_interval: hour ? '1h' : '1d', min_doc_count: 0, extended_bounds: { min: q.since, max: q.until - 1 }, format: hour ? "yyyy-MM-dd'T'HH" : 'yyyy-MM-dd' };
 }
 
 export interface DailySpeed {
@@ -42,10 +60,9 @@ const MAX_BOOTHS = 2000;
 type Bucket = { key_as_string?: string; key: number | string; doc_count: number; speed?: { values: Record<string, number | null> } };
 
 export async function readSpeeds(client: ClusterClient, q: ReportQuery): Promise<SpeedData> {
-  const filter: unknown[] = [{ term: { 'upload.outcome': 'success' } }, { exists: { field: 'upload.speed_mb_s' } }, { range: { '@timestamp': { gte: q.since, lt: q.until, format: 'epoch_millis' } } }];
-  if (q.country) filter.push({ term: { 'booth.country': q.country } });
+  const filter: unknown[] = [{ term: { 'upload.outcome': 'success' } }, { exists: { field: 'upload.speed_mb_s' } }, ...scope(q)];
   const byDay = (percents: number[]) => ({
-    date_histogram: { field: '@timestamp', calendar_interval: '1d', min_doc_count: 0, extended_bounds: { min: q.since, max: q.until - 1 }, format: 'yyyy-MM-dd' },
+    date_histogram: histogram(q),
     aggs: { speed: { percentiles: { field: 'upload.speed_mb_s', percents } } },
   });
   const res = await client.send({
@@ -100,8 +117,7 @@ export interface FleetDay {
 
 /** The fleet's days besides speed — bookings and their durations, booths seen per country, rejections — in one request. */
 export async function readFleetDays(client: ClusterClient, q: ReportQuery): Promise<FleetDay[]> {
-  const filter: unknown[] = [{ range: { '@timestamp': { gte: q.since, lt: q.until, format: 'epoch_millis' } } }];
-  if (q.country) filter.push({ term: { 'booth.country': q.country } });
+  const filter = scope(q);
   const indices = ['booking', 'heartbeat', 'upload'].map((k) => `${q.prefix}-${k}-*`).join(',');
   const res = await client.send({
     method: 'POST',
@@ -112,7 +128,7 @@ export async function readFleetDays(client: ClusterClient, q: ReportQuery): Prom
       query: { bool: { filter } },
       aggs: {
         days: {
-          date_histogram: { field: '@timestamp', calendar_interval: '1d', min_doc_count: 0, extended_bounds: { min: q.since, max: q.until - 1 }, format: 'yyyy-MM-dd' },
+          date_histogram: histogram(q),
           aggs: {
             bookings: { filter: { term: { 'event.dataset': 'booth.booking' } }, aggs: { duration: { percentiles: { field: 'booking.duration_in_seconds', percents: [50] } } } },
             heartbeats: { filter: { term: { 'event.dataset': 'booth.heartbeat' } }, aggs: { countries: { terms: { field: 'booth.country', size: 300 }, aggs: { booths: { cardinality: { field: 'booth.id' } } } } } },

@@ -10,10 +10,12 @@ import type { Logger } from '../log/logger.ts';
 import type { Recorder } from './recorder.ts';
 import type { Source } from './source.ts';
 
-/** What other parts of the agent contribute to the heartbeat (uploads, network — later issues). */
+/** What other parts of the agent contribute to the heartbeat. */
 export interface HeartbeatFacts {
   uploads?: () => Record<string, number>;
   network?: () => { online: boolean } | undefined;
+  /** The machine's maker, model and serial and the CPU temperature (host facts, from a child process). */
+  host?: () => { manufacturer?: string; model?: string; serial?: string; temperature_c?: number } | undefined;
 }
 
 export interface HeartbeatOptions {
@@ -76,13 +78,24 @@ export class HeartbeatSource implements Source {
     return facts;
   }
 
+  /** The thermal zones' temperature where the board has one, else the host facts' CPU sensor reading. */
+  private hostFacts(): Record<string, unknown> {
+    const host: Record<string, unknown> = { ...this.staticHost, ...dynamicHostFacts(this.opts.stateDir) };
+    const more = this.opts.facts?.host?.();
+    if (!more) return host;
+    const { temperature_c, ...machine } = more;
+    for (const [k, v] of Object.entries(machine)) if (v !== undefined) host[k] = v;
+    if (host['temperature_c'] === undefined && temperature_c !== undefined) host['temperature_c'] = temperature_c;
+    return host;
+  }
+
   private document(): Record<string, unknown> {
     const stats = this.buffer.stats();
     const skew = this.buffer.getState<{ value: number }>(STATE_KEYS.clockSkew);
     const health = this.recorder.health();
     const doc: Record<string, unknown> = {
       agent: { uptime_s: Math.round((performance.now() - this.startedAt) / 1000), boot_id: this.opts.bootId, ...this.loopDelayFacts() },
-      host: { ...this.staticHost, ...dynamicHostFacts(this.opts.stateDir) },
+      host: this.hostFacts(),
       buffer: {
         queued: stats.queued,
         oldest_age_s: stats.oldestRecordedAt === null ? 0 : Math.max(0, Math.round((Date.now() - stats.oldestRecordedAt) / 1000)),

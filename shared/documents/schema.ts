@@ -40,6 +40,10 @@ const networkInterface = group({
   speed_mbps: float(),
   mtu: integer(0, 1_000_000),
   operstate: keyword(32),
+  /** The link's duplex (/sys/class/net/<if>/duplex; half duplex on a wired link is a bad cable or port). */
+  duplex: oneOf(['full', 'half', 'unknown']),
+  /** Whether the address came from DHCP (systeminformation, refreshed every network.host_facts_interval). */
+  dhcp: bool(),
 });
 
 const timings = group({
@@ -62,6 +66,8 @@ const upload = z.strictObject({
     attempt: integer(1, 1_000_000).optional(),
     timings: timings.optional(),
     url_host: keyword(255).optional(),
+    /** The IP address the upload's connection went to (a CDN or DNS change shows here). */
+    server_address: keyword(64).optional(),
   }),
   http: group({ response: group({ status_code: integer(100, 599) }) }).optional(),
   network: group({ interface: networkInterface }).optional(),
@@ -100,6 +106,10 @@ const network = z.strictObject({
   network: z.strictObject({
     online: bool(),
     interface: networkInterface.optional(),
+    /** The default gateway's address. */
+    gateway: keyword(64).optional(),
+    /** The resolvers the booth uses (resolv.conf; behind systemd-resolved, its upstream servers). */
+    dns_servers: z.array(keyword(64)).max(16).optional(),
     wifi: group({ ssid: keyword(64), signal_dbm: signedFloat(), quality: float() }).optional(),
     rx_bytes_per_s: float().optional(),
     tx_bytes_per_s: float().optional(),
@@ -119,6 +129,10 @@ const heartbeat = z.strictObject({
     memory: group({ total_bytes: long(), free_bytes: long() }),
     disk: group({ total_bytes: long(), free_bytes: long() }),
     temperature_c: signedFloat(),
+    /** The machine (systeminformation's system(): DMI, or the board's device tree on a Raspberry Pi). */
+    manufacturer: keyword(256),
+    model: keyword(256),
+    serial: keyword(256),
   }).optional(),
   buffer: group({ queued: long(), oldest_age_s: float(), dropped_total: long(), dead_letters: long(), size_bytes: long() }).optional(),
   uploads: group({ pending: long(), failing: long(), rejected: long(), last_speed_mb_s: float(), today_count: long(), today_bytes: long(), missed_by_watcher: long() }).optional(),

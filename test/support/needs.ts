@@ -46,6 +46,7 @@ export function tool(command: string, install: string): Need {
 export const openssl = tool('openssl', 'apt-get install openssl; the TLS tests make their certificates with it');
 export const xz = tool('xz', 'apt-get install xz-utils; the bundles are .tar.xz');
 export const fileCommand = tool('file', 'apt-get install file; it names the architecture of each binary in a bundle');
+export const chromium = tool('chromium', 'apt-get install chromium; the report test renders the HTML in a real browser');
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 

@@ -8,11 +8,16 @@ export interface CommandResult {
   stdout: string;
   /** In words: not installed, timed out, exit status and stderr. */
   error?: string;
+  /** Killed at the timeout. */
+  timedOut?: boolean;
+  /** What the command wrote on stderr (up to 64 KB), when it failed. */
+  stderr?: string;
 }
 
 const MAX_OUTPUT = 64 * 1024;
 
-export function runCommand(command: string, args: readonly string[], timeoutMs: number): Promise<CommandResult> {
+/** `signal` (the agent stopping) kills the command's process group as the timeout does. */
+export function runCommand(command: string, args: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
@@ -21,21 +26,28 @@ export function runCommand(command: string, args: readonly string[], timeoutMs: 
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       resolve(r);
     };
+    const onAbort = () => {
+      killGroup(child.pid);
+      finish({ ok: false, stdout, error: `${command} was stopped (killed)` });
+    };
+    if (signal?.aborted) return resolve({ ok: false, stdout, error: `${command} was not started: stopping` });
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, LC_ALL: 'C' } });
     const timer = setTimeout(() => {
       killGroup(child.pid);
-      finish({ ok: false, stdout, error: `${command} gave no answer within ${timeoutMs / 1000} s (killed)` });
+      finish({ ok: false, stdout, error: `${command} gave no answer within ${timeoutMs / 1000} s (killed)`, timedOut: true });
     }, timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (d: Buffer) => (stdout = (stdout + d.toString()).slice(0, MAX_OUTPUT)));
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(0, MAX_OUTPUT)));
     child.on('error', (err: NodeJS.ErrnoException) =>
       finish({ ok: false, stdout, error: err.code === 'ENOENT' ? `${command} is not installed` : `${command} could not run: ${err.message}` }),
     );
-    child.on('close', (code, signal) => {
+    child.on('close', (code, killedBy) => {
       if (code === 0) finish({ ok: true, stdout });
-      else finish({ ok: false, stdout, error: `${command} ${signal ? `was killed by ${signal}` : `exited with status ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}` });
+      else finish({ ok: false, stdout, stderr, error: `${command} ${killedBy ? `was killed by ${killedBy}` : `exited with status ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}` });
     });
   });
 }

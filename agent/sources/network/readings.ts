@@ -1,11 +1,13 @@
 // What the kernel says about the network, read straight from /proc and /sys: the default route and
-// its gateway, the interface's kind, link speed, MTU and state, its byte, error and drop counters,
-// and the Wi-Fi signal. Small files, read synchronously in microseconds — nothing here shells out,
-// so nothing here can hang. The roots are parameters: tests inject readings through a fake tree.
+// its gateway, the interface's kind, link speed, duplex, MTU and state, its byte, error and drop
+// counters, and the Wi-Fi signal; and the resolvers of /etc/resolv.conf. Small files, read
+// synchronously in microseconds — nothing here shells out, so nothing here can hang. The roots are
+// parameters: tests inject readings through a fake tree.
 import fs from 'node:fs';
 import path from 'node:path';
 
 export type InterfaceType = 'wired' | 'wireless' | 'cellular' | 'virtual' | 'unknown';
+export type Duplex = 'full' | 'half' | 'unknown';
 
 export interface InterfaceFacts {
   name: string;
@@ -14,6 +16,10 @@ export interface InterfaceFacts {
   speed_mbps?: number;
   mtu?: number;
   operstate?: string;
+  /** /sys/class/net/<if>/duplex; absent when it cannot be read (the kernel refuses it for a link that is down). */
+  duplex?: Duplex;
+  /** Whether the address came from DHCP: from the host facts (systeminformation), not the kernel. */
+  dhcp?: boolean;
 }
 
 export interface Counters {
@@ -35,19 +41,30 @@ export interface NetworkReadings {
   interfaceFacts(name: string): InterfaceFacts;
   counters(name: string): Counters | undefined;
   signal(name: string): Signal | undefined;
+  /** The resolvers in use; absent where nothing says. */
+  dnsServers?(): string[] | undefined;
 }
+
+/** systemd-resolved's local stub addresses: behind them, its own file names the real resolvers. */
+const RESOLVED_STUBS = new Set(['127.0.0.53', '127.0.0.54']);
+const MAX_DNS_SERVERS = 16;
 
 export class KernelReadings implements NetworkReadings {
   private readonly proc: string;
   private readonly sys: string;
+  private readonly etc: string;
+  private readonly run: string;
 
   /**
-   * HOST_PROC and HOST_SYS move the roots, as in gopsutil, Telegraf and Metricbeat: an agent in a
-   * container reads the host's /proc and /sys where they are mounted (and tests give a fake tree).
+   * HOST_PROC, HOST_SYS, HOST_ETC and HOST_RUN move the roots, as in gopsutil, Telegraf and
+   * Metricbeat: an agent in a container reads the host's /proc and /sys where they are mounted (and
+   * tests give a fake tree).
    */
-  constructor(roots: { proc?: string; sys?: string } = {}, env: NodeJS.ProcessEnv = process.env) {
+  constructor(roots: { proc?: string; sys?: string; etc?: string; run?: string } = {}, env: NodeJS.ProcessEnv = process.env) {
     this.proc = roots.proc ?? env['HOST_PROC'] ?? '/proc';
     this.sys = roots.sys ?? env['HOST_SYS'] ?? '/sys';
+    this.etc = roots.etc ?? env['HOST_ETC'] ?? '/etc';
+    this.run = roots.run ?? env['HOST_RUN'] ?? '/run';
   }
 
   /** The route to 0.0.0.0/0 with the lowest metric (IPv4; /proc/net/route). */
@@ -75,6 +92,7 @@ export class KernelReadings implements NetworkReadings {
     const speed = Number(readText(path.join(dir, 'speed')));
     const mtu = Number(readText(path.join(dir, 'mtu')));
     const operstate = readText(path.join(dir, 'operstate'))?.trim();
+    const duplex = parseDuplex(readText(path.join(dir, 'duplex')));
     return {
       name,
       type: this.typeOf(name, dir),
@@ -82,7 +100,21 @@ export class KernelReadings implements NetworkReadings {
       ...(Number.isFinite(speed) && speed > 0 ? { speed_mbps: speed } : {}),
       ...(Number.isFinite(mtu) && mtu > 0 ? { mtu } : {}),
       ...(operstate ? { operstate } : {}),
+      ...(duplex ? { duplex } : {}),
     };
+  }
+
+  /**
+   * The nameservers of /etc/resolv.conf; when that names only systemd-resolved's local stub, the
+   * upstream servers resolved itself uses (/run/systemd/resolve/resolv.conf) — the stub says nothing.
+   */
+  dnsServers(): string[] | undefined {
+    const listed = nameservers(readText(path.join(this.etc, 'resolv.conf')));
+    if (listed && listed.every((s) => RESOLVED_STUBS.has(s))) {
+      const upstream = nameservers(readText(path.join(this.run, 'systemd/resolve/resolv.conf')));
+      if (upstream) return upstream;
+    }
+    return listed;
   }
 
   counters(name: string): Counters | undefined {
@@ -123,6 +155,23 @@ function readText(file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The `nameserver` lines of a resolv.conf, in order, without repeats (an IPv6 zone index kept). */
+function nameservers(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  const servers: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*nameserver\s+([^\s#;]{1,64})(?:\s|[#;]|$)/.exec(line);
+    if (m && !servers.includes(m[1]!)) servers.push(m[1]!);
+  }
+  return servers.length > 0 ? servers.slice(0, MAX_DNS_SERVERS) : undefined;
+}
+
+/** The kernel writes full, half or unknown. */
+export function parseDuplex(text: string | undefined): Duplex | undefined {
+  const v = text?.trim().toLowerCase();
+  return v === 'full' || v === 'half' || v === 'unknown' ? v : undefined;
 }
 
 /** /proc/net/route writes addresses as little-endian hex. */

@@ -4,7 +4,8 @@
 // needs to answer "why were uploads slow?": connectivity_lost, connectivity_restored (with the
 // outage's length, across restarts) and interface_changed, each once per change.
 //
-//   readings (/proc, /sys) + probes (probe.ts, gateway.ts, wifi.ts) → sample → document + events
+//   readings (/proc, /sys, resolv.conf) + probes (probe.ts, gateway.ts, wifi.ts)
+//     + host facts (DHCP, duplex where /sys has none; a child process, ../host-facts) → sample → document + events
 import type { DocumentBuffer } from '../../buffer/buffer.ts';
 import { STATE_KEYS } from '../../buffer/state-keys.ts';
 import type { Config } from '../../config/schema.ts';
@@ -13,6 +14,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { Recorder } from '../recorder.ts';
 import type { Source } from '../source.ts';
 import type { Moment } from '../uploads/bookings.ts';
+import type { CollectedFacts } from '../host-facts/host-facts.ts';
 import { pingGateway } from './gateway.ts';
 import { parseTarget, probe, type ProbeResult, type ProbeTarget } from './probe.ts';
 import { KernelReadings, type Counters, type InterfaceFacts, type NetworkReadings } from './readings.ts';
@@ -30,12 +32,17 @@ export interface NetworkProviders {
   readings?: NetworkReadings;
   gateway?: (gateway: string, timeoutMs: number) => Promise<ProbeResult>;
   ssid?: (iface: string, timeoutMs: number) => Promise<string | undefined>;
+  /** The latest host facts (systeminformation, in a child process): DHCP, duplex where /sys has none, the gateway. */
+  hostFacts?: () => CollectedFacts | undefined;
 }
 
 export interface NetworkSample {
   at: number;
   online: boolean;
   interface?: InterfaceFacts;
+  /** The default gateway's address. */
+  gateway?: string;
+  dns_servers?: string[];
   wifi?: { ssid?: string; signal_dbm?: number; quality?: number };
   rx_bytes_per_s?: number;
   tx_bytes_per_s?: number;
@@ -73,6 +80,7 @@ export class NetworkSource implements Source {
   private readonly readings: NetworkReadings;
   private readonly gateway: NonNullable<NetworkProviders['gateway']>;
   private readonly ssid: NonNullable<NetworkProviders['ssid']>;
+  private readonly hostFacts: NonNullable<NetworkProviders['hostFacts']>;
   private readonly opts: NetworkSourceOptions;
   private readonly recorder: Recorder | undefined;
   private readonly buffer: DocumentBuffer | undefined;
@@ -87,6 +95,7 @@ export class NetworkSource implements Source {
     this.readings = providers.readings ?? new KernelReadings();
     this.gateway = providers.gateway ?? pingGateway;
     this.ssid = providers.ssid ?? wifiSsid;
+    this.hostFacts = providers.hostFacts ?? (() => undefined);
   }
 
   start(): void {
@@ -116,7 +125,17 @@ export class NetworkSource implements Source {
   moment(): Moment | undefined {
     const s = this.last;
     if (!s) return undefined;
-    const iface = s.interface ? { name: s.interface.name, type: s.interface.type, ...(s.interface.speed_mbps ? { speed_mbps: s.interface.speed_mbps } : {}), ...(s.interface.mtu ? { mtu: s.interface.mtu } : {}) } : undefined;
+    const i = s.interface;
+    const iface = i
+      ? {
+          name: i.name,
+          type: i.type,
+          ...(i.speed_mbps ? { speed_mbps: i.speed_mbps } : {}),
+          ...(i.mtu ? { mtu: i.mtu } : {}),
+          ...(i.duplex ? { duplex: i.duplex } : {}),
+          ...(i.dhcp !== undefined ? { dhcp: i.dhcp } : {}),
+        }
+      : undefined;
     return { network: { online: s.online, ...(iface ? { interface: iface } : {}) } };
   }
 
@@ -124,13 +143,17 @@ export class NetworkSource implements Source {
   async sample(): Promise<NetworkSample> {
     const at = Date.now();
     const route = this.readings.defaultRoute();
-    const facts = route ? this.readings.interfaceFacts(route.iface) : undefined;
+    const facts = route ? this.withHostFacts(this.readings.interfaceFacts(route.iface)) : undefined;
+    const gateway = route?.gateway ?? (route ? this.hostFacts()?.gateway : undefined);
+    const dns = this.readings.dnsServers?.();
     const timeout = this.opts.probeTimeoutMs;
     const [probes, ssid] = await Promise.all([
       Promise.all([...(route?.gateway ? [this.gateway(route.gateway, timeout)] : []), ...this.opts.targets.map((t) => probe(t, timeout))]),
       facts?.type === 'wireless' ? this.ssid(facts.name, timeout).catch(() => undefined) : Promise.resolve(undefined),
     ]);
     const sample: NetworkSample = { at, online: isOnline(probes), probes };
+    if (gateway) sample.gateway = gateway;
+    if (dns) sample.dns_servers = dns;
     if (facts) {
       sample.interface = facts;
       Object.assign(sample, this.traffic(facts.name, at));
@@ -140,6 +163,16 @@ export class NetworkSource implements Source {
       }
     }
     return sample;
+  }
+
+  /** DHCP from the host facts, and their duplex where /sys could not say. */
+  private withHostFacts(facts: InterfaceFacts): InterfaceFacts {
+    const more = this.hostFacts()?.interfaces?.[facts.name];
+    if (!more) return facts;
+    const merged = { ...facts };
+    if (merged.duplex === undefined && more.duplex) merged.duplex = more.duplex;
+    if (more.dhcp !== undefined) merged.dhcp = more.dhcp;
+    return merged;
   }
 
   private traffic(name: string, at: number): Partial<NetworkSample> {
@@ -174,7 +207,7 @@ export class NetworkSource implements Source {
     if (!this.recorder || !this.buffer) return;
     const network: Record<string, unknown> = { online: s.online, probes: s.probes };
     if (s.interface) network['interface'] = s.interface;
-    for (const k of ['wifi', 'rx_bytes_per_s', 'tx_bytes_per_s', 'errors', 'dropped'] as const) if (s[k] !== undefined) network[k] = s[k];
+    for (const k of ['gateway', 'dns_servers', 'wifi', 'rx_bytes_per_s', 'tx_bytes_per_s', 'errors', 'dropped'] as const) if (s[k] !== undefined) network[k] = s[k];
     const docs = [this.recorder.make('booth.network', { network })];
     const connectivity = this.connectivityChange(s);
     const iface = this.interfaceChange(s);

@@ -81,7 +81,7 @@ export interface Baseline {
 
 /** The network at a moment (from the network source): written into upload documents and speed events. */
 export interface Moment {
-  network?: { online?: boolean; interface?: { name?: string; type?: string; speed_mbps?: number; mtu?: number } };
+  network?: { online?: boolean; interface?: { name?: string; type?: string; speed_mbps?: number; mtu?: number; duplex?: string; dhcp?: boolean } };
 }
 export type MomentFacts = () => Moment | undefined;
 

@@ -36,6 +36,8 @@ export interface AttemptResult {
   error?: { type: string; message: string };
   /** Set when the file was refused at opening (a link or another file swapped in): looked at afresh, not sent. */
   refused?: RefusedFile;
+  /** The IP address the connection went to, once it was connected (also on a failure after that). */
+  serverAddress?: string;
 }
 
 /** What one attempt sends: `size` bytes of the file that `open` opens (afresh for every attempt). */
@@ -92,6 +94,7 @@ export class UploadClient {
     let written = 0;
     let left = 0;
     let request: Request | undefined;
+    let serverAddress: string | undefined;
     const watchdog = new IdleWatchdog(this.settings.idleTimeoutMs, (err) => request?.destroy(err));
     const progress = {
       written: (bytes: number) => (written += bytes),
@@ -111,7 +114,17 @@ export class UploadClient {
       const durationMs = Math.max(0.001, end - (firstByteAt ?? started));
       const startedAt = firstByteWall ?? startedWall;
       const sent = respondedAt !== undefined ? written : left;
-      return { ok: false, bytes: sent, durationMs, speedMbS: sent / 1e6 / (durationMs / 1000), timings: {}, startedAt, endedAt: startedAt + durationMs, ...base };
+      return {
+        ok: false,
+        bytes: sent,
+        durationMs,
+        speedMbS: sent / 1e6 / (durationMs / 1000),
+        timings: {},
+        startedAt,
+        endedAt: startedAt + durationMs,
+        ...(serverAddress ? { serverAddress } : {}),
+        ...base,
+      };
     };
 
     let handle: FileHandle;
@@ -137,7 +150,13 @@ export class UploadClient {
         respondedAt ??= performance.now();
         head = { statusCode: res.statusCode, headers: res.headers };
       });
-      req.once('socket', (socket: Socket) => watchdog.watch(socket));
+      req.once('socket', (socket: Socket) => {
+        watchdog.watch(socket);
+        // A reused keep-alive socket is connected already; a new one says so ('connect' also on TLS sockets, before the handshake).
+        const note = () => (serverAddress ??= socket.remoteAddress);
+        if (socket.remoteAddress) note();
+        else socket.once('connect', note);
+      });
     });
     const response = new Promise<Head>((resolve, reject) => {
       request!.once('response', (res: Head) => {

@@ -291,6 +291,7 @@ export class FileUploader {
       timings,
       url_host: new URL(this.uploads.url.replace(/\{[^}]*\}/g, 'x')).host,
     };
+    if (r.serverAddress) upload['server_address'] = r.serverAddress;
     const extra: Record<string, unknown> = {};
     if (r.status !== undefined) extra['http'] = { response: { status_code: r.status } };
     const iface = this.moment()?.network?.interface;
