@@ -1,4 +1,4 @@
-// `booth-agent report --html` (agent/report/html.ts): one self-contained page. Checked as a string
+// `booth-agent report --html` (agent/report/html/): one self-contained page. Checked as a string
 // (every section, no reference to anything outside the file, the world's strings escaped, empty and
 // hourly models) and in a real browser, Debian's headless chromium with every host name made
 // unresolvable: it exits 0, draws a 1200-pixel-wide picture, logs no console message, requests
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { Cause, ReportDay, ReportGroup, ReportModel, SpeedPoint } from '../agent/report/model.ts';
-import { renderHtml } from '../agent/report/html.ts';
+import { renderHtml } from '../agent/report/html/page.ts';
 import { chromium, needs, onPath } from './support/needs.ts';
 import { mulberry32 } from './support/random.ts';
 import { tempDir } from './support/tmp.ts';

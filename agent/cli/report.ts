@@ -41,7 +41,7 @@ export const reportCommand: Command = {
     if (html !== undefined && html === '') throw usage('--html: expected a file name');
     const model = await buildReport(client, query, shown);
     if (html) {
-      const { renderHtml } = await import('../report/html.ts');
+      const { renderHtml } = await import('../report/html/page.ts');
       try {
         fs.writeFileSync(html, renderHtml(model));
       } catch (err) {
