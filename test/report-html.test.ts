@@ -208,8 +208,8 @@ test('the page: every section once with its heading, one change marker per fleet
   // Causes: a table per group and per incident, with its before → after, booths and elsewhere.
   const causes = page.slice(page.indexOf('<section id="causes">'), page.indexOf('<section id="incidents">'));
   assert.equal(count(causes, '<table class="causes">'), 3);
-  assert.match(causes, /link speed<br><code>network\.interface\.speed_mbps<\/code><\/td><td>1000 Mbit\/s → 100 Mbit\/s<\/td><td class="num">40 of 40<span class="bar" style="width:60px"><\/span><\/td><td class="num">2 %<\/td>/);
-  assert.match(causes, /upload server answer.*201 → 503.*66 of 70/s);
+  assert.match(causes, /link speed<br><code>network\.interface\.speed_mbps<\/code><\/td><td>1000 Mbit\/s &rarr; 100 Mbit\/s<\/td><td class="num">40 of 40<span class="bar" style="width:60px"><\/span><\/td><td class="num">2 %<\/td>/);
+  assert.match(causes, /upload server answer.*201 &rarr; 503.*66 of 70/s);
   assert.match(page.slice(page.indexOf('<section id="incidents">')), /<td>2026-06-28<\/td><td class="num">0\.\d\d<\/td><td class="num">1\d\.\d<\/td><td class="num">÷\d\d\.\d<\/td>/);
   assert.match(page.slice(page.indexOf('<section id="days">')), /<details><summary>Every day \(90\)<\/summary>/);
 });

@@ -1,5 +1,6 @@
 // Dispatches `booth-agent <command>` to the command files beside this one.
 import './lazy-intl.ts';
+import './lazy-web-globals.ts';
 import { parseArgs } from 'node:util';
 import { checkConfig } from './check-config.ts';
 import { demo } from './demo.ts';

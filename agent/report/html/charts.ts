@@ -200,7 +200,7 @@ export function groupMultiples(g: ReportGroup): Html {
   const more = g.booths.length > shown.length ? html` <span class="muted small">(${shown.length} of ${g.booths.length} shown)</span>` : '';
   const pictures = x && shown.length > 0 ? html`<div class="multiples">${shown.map((s) => multiple(s.booth, s.points, g, x, y))}</div>` : nothing('No series for these booths.');
   return html`<div class="group"><h3>${g.text}${more}</h3>
-<p class="muted small">${g.kind === 'gradual' ? 'Gradual' : 'Step'}: ${mb(g.before)} → ${mb(g.after)} MB/s (${ratio(g.after, g.before)}), in ${g.where.join(', ') || 'an unknown region'}. The same scale for every booth; the dashed lines are the group's levels before and after.</p>
+<p class="muted small">${g.kind === 'gradual' ? 'Gradual' : 'Step'}: ${mb(g.before)} &rarr; ${mb(g.after)} MB/s (${ratio(g.after, g.before)}), in ${g.where.join(', ') || 'an unknown region'}. The same scale for every booth; the dashed lines are the group's levels before and after.</p>
 ${pictures}
 <details><summary>All ${g.booths.length} booth${g.booths.length === 1 ? '' : 's'}</summary><p class="booths">${g.booths.join(', ')}</p></details></div>`;
 }

@@ -161,9 +161,9 @@ function causesTable(causes: readonly Cause[], what: 'change' | 'incident'): Htm
   const rows = causes.map((c) => {
     const share = c.of > 0 ? c.moved / c.of : 0;
     // A fact that moved on most other booths too (a fleet-wide upgrade) is no cause: shown, but faint.
-    return html`<tr class="${c.elsewhere >= 0.5 ? 'weak' : 'strong'}" title="${c.text}"><td>${c.label}<br><code>${c.field}</code></td><td>${withUnit(c.before, c.unit)} → ${withUnit(c.after, c.unit)}</td><td class="num">${c.moved} of ${c.of}<span class="bar" style="width:${Math.round(share * 60)}px"></span></td><td class="num">${pct(c.elsewhere)}</td></tr>`;
+    return html`<tr class="${c.elsewhere >= 0.5 ? 'weak' : 'strong'}" title="${c.text}"><td>${c.label}<br><code>${c.field}</code></td><td>${withUnit(c.before, c.unit)} &rarr; ${withUnit(c.after, c.unit)}</td><td class="num">${c.moved} of ${c.of}<span class="bar" style="width:${Math.round(share * 60)}px"></span></td><td class="num">${pct(c.elsewhere)}</td></tr>`;
   });
-  return html`<table class="causes"><colgroup><col style="width:290px"><col style="width:300px"><col style="width:140px"><col style="width:90px"></colgroup><thead><tr><th>Fact</th><th>Before → after</th><th class="num">Moved on booths</th><th class="num">Elsewhere</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return html`<table class="causes"><colgroup><col style="width:290px"><col style="width:300px"><col style="width:140px"><col style="width:90px"></colgroup><thead><tr><th>Fact</th><th>Before &rarr; after</th><th class="num">Moved on booths</th><th class="num">Elsewhere</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function daysTable(days: readonly ReportDay[]): Html {
