@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { BOOTH, sampleDoc } from '../test/support/documents.ts';
 import { OpenSearchStandIn } from '../test/support/opensearch.ts';
+import { NullBulk } from './null-bulk.ts';
 import { AGENT, peakRssKb, requireBuiltAgent, serviceEnvironment, writeDrainConfig } from './agent-process.ts';
 import { cpuMs, networkBenchmarks, rssMb } from './network.bench.ts';
 import { uploadBenchmarks } from './upload.bench.ts';
@@ -31,12 +32,25 @@ interface DrainRun {
   queueFiles?: number;
 }
 
+/** Where a drain ships to: the faithful stand-in (parses and stores as OpenSearch would), or the null sink. */
+type SinkKind = 'stand-in' | 'null';
+
+interface DrainSink {
+  url: string;
+  count(pattern: string): number;
+  close(): Promise<void>;
+}
+
+const startSink = (kind: SinkKind): Promise<DrainSink> => (kind === 'null' ? NullBulk.start() : OpenSearchStandIn.start({ seed: 11 }));
+
 export interface PeersOptions {
   /** Documents in the backlog both sides drain. */
   docs: number;
   /** Runs of each drain and of the upload comparison; medians are reported. */
   runs: number;
   idleMinutes: number;
+  /** Only the drains (stand-in and null sink), not the uploads and the idle comparison. */
+  drainOnly?: boolean;
 }
 
 function median(xs: number[]): number {
@@ -116,9 +130,9 @@ function startRsyslog(dir: string, input: string, port: number): { child: ChildP
   return { child, stderr: () => stderr };
 }
 
-async function rsyslogDrain(docsFile: string, docs: number): Promise<DrainRun> {
+async function rsyslogDrain(docsFile: string, docs: number, sink: SinkKind): Promise<DrainRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-peer-rsyslog-'));
-  const standIn = await OpenSearchStandIn.start({ seed: 11 });
+  const standIn = await startSink(sink);
   try {
     const input = path.join(dir, 'docs.ndjson');
     fs.copyFileSync(docsFile, input);
@@ -135,7 +149,7 @@ async function rsyslogDrain(docsFile: string, docs: number): Promise<DrainRun> {
   }
 }
 
-async function untilStored(standIn: OpenSearchStandIn, docs: number, child: ChildProcess, started: number, stderr: () => string, queueDir?: string): Promise<DrainRun> {
+async function untilStored(standIn: DrainSink, docs: number, child: ChildProcess, started: number, stderr: () => string, queueDir?: string): Promise<DrainRun> {
   let peakKb = 0;
   let queueFiles = 0;
   let cpu = 0;
@@ -205,9 +219,9 @@ async function makeBacklog(root: string, docs: number): Promise<{ stateDir: stri
   return { stateDir, docsFile };
 }
 
-async function agentDrain(backlogState: string, docs: number, compression: 'gzip' | 'none'): Promise<DrainRun> {
+async function agentDrain(backlogState: string, docs: number, compression: 'gzip' | 'none', sink: SinkKind): Promise<DrainRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-peer-agent-'));
-  const standIn = await OpenSearchStandIn.start({ seed: 11 });
+  const standIn = await startSink(sink);
   try {
     const stateDir = path.join(dir, 'state');
     fs.cpSync(backlogState, stateDir, { recursive: true });
@@ -246,12 +260,19 @@ export async function peersBenchmarks(opts: PeersOptions): Promise<Result[]> {
     const gzip: DrainRun[] = [];
     const plain: DrainRun[] = [];
     const rsyslog: DrainRun[] = [];
+    const nullGzip: DrainRun[] = [];
+    const nullPlain: DrainRun[] = [];
+    const nullRsyslog: DrainRun[] = [];
     // Interleaved, so that drift of the machine does not favour one side.
     for (let i = 0; i < opts.runs; i++) {
-      gzip.push(await agentDrain(stateDir, opts.docs, 'gzip'));
-      plain.push(await agentDrain(stateDir, opts.docs, 'none'));
-      rsyslog.push(await rsyslogDrain(docsFile, opts.docs));
+      gzip.push(await agentDrain(stateDir, opts.docs, 'gzip', 'stand-in'));
+      plain.push(await agentDrain(stateDir, opts.docs, 'none', 'stand-in'));
+      rsyslog.push(await rsyslogDrain(docsFile, opts.docs, 'stand-in'));
+      nullGzip.push(await agentDrain(stateDir, opts.docs, 'gzip', 'null'));
+      nullPlain.push(await agentDrain(stateDir, opts.docs, 'none', 'null'));
+      nullRsyslog.push(await rsyslogDrain(docsFile, opts.docs, 'null'));
     }
+    const per100k = (runs: DrainRun[]) => median(runs.map((r) => (r.cpuSeconds * 100_000) / opts.docs));
     const rate = (runs: DrainRun[]) => runs.map((r) => opts.docs / r.seconds);
     const runsOf = (xs: number[]) => `runs ${xs.map(k).join(', ')}`;
     const med = (runs: DrainRun[]) => median(rate(runs));
@@ -266,11 +287,23 @@ export async function peersBenchmarks(opts: PeersOptions): Promise<Result[]> {
       { name: `CPU time of the drain: rsyslogd (median; all its threads; DA queue files seen: ${rsyslog.map((r) => r.queueFiles ?? 0).join(', ')})`, value: median(rsyslog.map((r) => r.cpuSeconds)), unit: 's' },
       { name: 'peak RSS during the drain: booth-agent gzip (median)', value: median(gzip.map((r) => r.peakRssMb)), unit: 'MB' },
       { name: 'peak RSS during the drain: rsyslogd (median)', value: median(rsyslog.map((r) => r.peakRssMb)), unit: 'MB' },
+      { name: `drain ${label} to the null _bulk sink (bench/null-bulk.ts): booth-agent gzip (${runsOf(rate(nullGzip))})`, value: med(nullGzip), unit: 'docs/s' },
+      { name: `the same, booth-agent without compression (${runsOf(rate(nullPlain))})`, value: med(nullPlain), unit: 'docs/s' },
+      { name: `the same, rsyslog (${runsOf(rate(nullRsyslog))})`, value: med(nullRsyslog), unit: 'docs/s' },
+      { name: 'null sink drain ratio booth-agent gzip / rsyslog (goal ≥ 2×)', value: med(nullGzip) / med(nullRsyslog), unit: '×', target: { op: '>=', value: 2 } },
+      { name: 'null sink drain ratio booth-agent uncompressed / rsyslog', value: med(nullPlain) / med(nullRsyslog), unit: '×' },
+      { name: 'CPU per 100,000 docs, null sink: booth-agent gzip', value: per100k(nullGzip), unit: 's' },
+      { name: 'CPU per 100,000 docs, null sink: booth-agent uncompressed', value: per100k(nullPlain), unit: 's' },
+      { name: 'CPU per 100,000 docs, null sink: rsyslogd', value: per100k(nullRsyslog), unit: 's' },
+      { name: 'CPU per document ratio booth-agent gzip / rsyslog, null sink (goal ≤ 0.5×)', value: per100k(nullGzip) / per100k(nullRsyslog), unit: '×', target: { op: '<=', value: 0.5 } },
+      { name: 'CPU per 100,000 docs, stand-in: booth-agent gzip / uncompressed / rsyslogd', value: per100k(gzip), unit: `s (${per100k(plain).toFixed(2)} s, ${per100k(rsyslog).toFixed(2)} s)` },
+      { name: 'peak RSS during the null sink drain: booth-agent gzip / rsyslogd', value: median(nullGzip.map((r) => r.peakRssMb)), unit: `MB (${median(nullRsyslog.map((r) => r.peakRssMb)).toFixed(0)} MB)` },
     );
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
 
+  if (opts.drainOnly) return results;
   // Uploads: upload.bench's comparison with curl -T, `runs` times.
   const uploads: Result[][] = [];
   for (let i = 0; i < opts.runs; i++) uploads.push(await uploadBenchmarks({ files: 10, fileMb: 100 }));
