@@ -75,7 +75,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 
   // systeminformation's facts, from a child process at start and every network.host_facts_interval.
   const hostFacts = new HostFacts({ intervalMs: config.network.host_facts_interval }, logger);
-  const network = new NetworkSource(networkOptions(config), { recorder, buffer, logger }, { hostFacts: () => hostFacts.latest() });
+  const network = new NetworkSource(networkOptions(config), { recorder, buffer, logger }, { hostFacts });
   const uploads = new UploadSource(uploadOptions(config, opts.secrets), recorder, buffer, logger, { moment: () => network.moment() });
   const heartbeat = new HeartbeatSource(recorder, buffer, logger, {
     intervalMs: config.heartbeat.interval,

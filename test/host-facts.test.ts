@@ -53,7 +53,7 @@ function setup(t: TestContext) {
 /** One network sample and one heartbeat, recorded with whatever `facts` knows. */
 async function recordSampleAndHeartbeat(ctx: ReturnType<typeof setup>, facts: HostFacts): Promise<{ network: Json; heartbeat: Json }> {
   const { recorder, buffer, logger, dir } = ctx;
-  const network = new NetworkSource({ intervalMs: 60_000, probeTimeoutMs: 1000, targets: [] }, { recorder, buffer, logger }, { hostFacts: () => facts.latest() });
+  const network = new NetworkSource({ intervalMs: 60_000, probeTimeoutMs: 1000, targets: [] }, { recorder, buffer, logger }, { hostFacts: facts });
   network.start();
   await waitUntil(() => network.latest() !== undefined, 5000, () => 'a network sample');
   await network.stop();

@@ -1,5 +1,5 @@
 // System commands of the network source run as child processes with a hard timeout
-// (agent/sources/network/command.ts): fake `ping`s first on PATH stand in for the real one — one that
+// (agent/sources/command.ts): fake `ping`s first on PATH stand in for the real one — one that
 // answers like iputils, one like BusyBox, one that hangs for a minute, and none at all.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

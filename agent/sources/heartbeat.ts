@@ -7,6 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { DocumentBuffer } from '../buffer/buffer.ts';
 import { STATE_KEYS } from '../buffer/state-keys.ts';
 import type { Logger } from '../log/logger.ts';
+import type { HostSystemFacts } from './host-facts/host-facts.ts';
 import type { Recorder } from './recorder.ts';
 import type { Source } from './source.ts';
 
@@ -15,7 +16,7 @@ export interface HeartbeatFacts {
   uploads?: () => Record<string, number>;
   network?: () => { online: boolean } | undefined;
   /** The machine's maker, model and serial and the CPU temperature (host facts, from a child process). */
-  host?: () => { manufacturer?: string; model?: string; serial?: string; temperature_c?: number } | undefined;
+  host?: () => HostSystemFacts | undefined;
 }
 
 export interface HeartbeatOptions {

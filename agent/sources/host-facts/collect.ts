@@ -9,7 +9,8 @@
 // sit in the agent's heap for a call every 15 minutes). In the bundle this is its own file,
 // booth-agent-host-facts.mjs, beside booth-agent.mjs (scripts/agent-module.ts).
 import si from 'systeminformation';
-import type { CollectedFacts, Duplex, InterfaceHostFacts } from './host-facts.ts';
+import { parseDuplex } from '../network/readings.ts';
+import type { CollectedFacts, InterfaceHostFacts } from './host-facts.ts';
 
 /** What DMI and boards write when the maker left the field empty: no fact at all. */
 const PLACEHOLDER = /^(|-|0+|none|n\/a|unknown|not specified|not applicable|default string|system (product name|manufacturer|serial number)|to be filled by o\.?e\.?m\.?|o\.?e\.?m\.?|123456789|chassis serial number)$/i;
@@ -18,11 +19,6 @@ function text(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   const t = v.replace(/\s+/g, ' ').trim();
   return PLACEHOLDER.test(t) ? undefined : t.slice(0, 256);
-}
-
-function duplex(v: unknown): Duplex | undefined {
-  const d = typeof v === 'string' ? v.trim().toLowerCase() : '';
-  return d === 'full' || d === 'half' || d === 'unknown' ? d : undefined;
 }
 
 const MAX_INTERFACES = 64;
@@ -60,7 +56,7 @@ if (nics) {
   const list = (Array.isArray(nics) ? nics : [nics]).filter((n) => n?.iface && !n.internal).sort((a, b) => Number(b.default) - Number(a.default));
   for (const n of list.slice(0, MAX_INTERFACES)) {
     const i: InterfaceHostFacts = {};
-    const d = duplex(n.duplex);
+    const d = parseDuplex(typeof n.duplex === 'string' ? n.duplex : undefined);
     if (d) i.duplex = d;
     if (typeof n.dhcp === 'boolean') i.dhcp = n.dhcp;
     if (typeof n.speed === 'number' && n.speed > 0) i.speed_mbps = n.speed;

@@ -13,33 +13,44 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { formatDuration } from '../../config/units.ts';
 import type { Logger } from '../../log/logger.ts';
-import { runCommand, type CommandResult } from '../network/command.ts';
-import type { Duplex } from '../network/readings.ts';
+import { runCommand, type CommandResult } from '../command.ts';
 import type { Source } from '../source.ts';
 
-export type { Duplex };
-
-export interface InterfaceHostFacts {
-  duplex?: Duplex;
-  dhcp?: boolean;
-  speed_mbps?: number;
-  mtu?: number;
-  type?: string;
-  default?: boolean;
-}
-
-/** What the child prints: every part optional (a call that failed is left out, and named in `errors`). */
-export interface CollectedFacts {
-  system?: { manufacturer?: string; model?: string; serial?: string };
-  cpu_temperature_c?: number;
-  gateway?: string;
-  interfaces?: Record<string, InterfaceHostFacts>;
+const name = z.string().min(1).max(256);
+/**
+ * What the child prints, as the agent accepts it: every part optional (a call that failed is left
+ * out, and named in `errors`); unknown keys dropped, anything ill-typed refused whole.
+ */
+const childAnswer = z.object({
+  system: z.object({ manufacturer: name, model: name, serial: name }).partial().optional(),
+  cpu_temperature_c: z.number().finite().min(-50).max(150).optional(),
+  gateway: z.string().min(1).max(64).optional(),
+  interfaces: z
+    .record(
+      z.string().min(1).max(64),
+      z
+        .object({
+          duplex: z.enum(['full', 'half', 'unknown']),
+          dhcp: z.boolean(),
+          speed_mbps: z.number().finite().positive(),
+          mtu: z.number().int().positive().max(1_000_000),
+          type: z.string().max(32),
+          default: z.boolean(),
+        })
+        .partial(),
+    )
+    .optional(),
   /** The calls that failed in the child, in words. */
-  errors?: string[];
+  errors: z.array(z.string().max(1000)).max(20).optional(),
   /** The child's own cost: wall time of its calls and its peak resident memory. */
-  took_ms?: number;
-  max_rss_bytes?: number;
-}
+  took_ms: z.number().finite().min(0).optional(),
+  max_rss_bytes: z.number().finite().min(0).optional(),
+});
+
+/** What the child prints (collect.ts imports this type only: zod stays out of the child). */
+export type CollectedFacts = z.infer<typeof childAnswer>;
+/** DHCP, duplex, … of one interface. */
+export type InterfaceHostFacts = NonNullable<CollectedFacts['interfaces']>[string];
 
 /** What the heartbeat takes (host.*). */
 export interface HostSystemFacts {
@@ -71,32 +82,6 @@ export function collectorModule(): string {
   return fileURLToPath(new URL(rel, import.meta.url));
 }
 
-const name = z.string().min(1).max(256);
-/** The child's answer as the agent accepts it: unknown keys dropped, anything ill-typed refused whole. */
-const childAnswer = z.object({
-  system: z.object({ manufacturer: name, model: name, serial: name }).partial().optional(),
-  cpu_temperature_c: z.number().finite().min(-50).max(150).optional(),
-  gateway: z.string().min(1).max(64).optional(),
-  interfaces: z
-    .record(
-      z.string().min(1).max(64),
-      z
-        .object({
-          duplex: z.enum(['full', 'half', 'unknown']),
-          dhcp: z.boolean(),
-          speed_mbps: z.number().finite().positive(),
-          mtu: z.number().int().positive().max(1_000_000),
-          type: z.string().max(32),
-          default: z.boolean(),
-        })
-        .partial(),
-    )
-    .optional(),
-  errors: z.array(z.string().max(1000)).max(20).optional(),
-  took_ms: z.number().finite().min(0).optional(),
-  max_rss_bytes: z.number().finite().min(0).optional(),
-});
-
 /** The facts in the child's output (its last JSON line), or why there are none. */
 export function parseChildAnswer(stdout: string): { facts: CollectedFacts } | { error: string } {
   const line = stdout
@@ -116,7 +101,7 @@ export function parseChildAnswer(stdout: string): { facts: CollectedFacts } | { 
     const issue = parsed.error.issues[0];
     return { error: `the host-facts child printed facts of the wrong shape (${issue?.path.join('.') || 'top'}: ${issue?.message})` };
   }
-  return { facts: parsed.data as CollectedFacts };
+  return { facts: parsed.data };
 }
 
 /** A crashed Node prints the source line first: its error is the line that names one. */
@@ -137,7 +122,6 @@ export class HostFacts implements Source {
   private last: { at: number; facts: CollectedFacts } | undefined;
   /** Since the first failure after a success (or since start): logged once, and once when it ends. */
   private failingSince: number | undefined;
-  private succeeded = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RefreshResult> | undefined;
   private readonly stopping = new AbortController();
@@ -202,13 +186,7 @@ export class HostFacts implements Source {
   private async runChild(): Promise<RefreshResult> {
     const started = performance.now();
     const [file, ...args] = this.command;
-    let r: CommandResult;
-    try {
-      r = await runCommand(file!, args, this.timeoutMs, this.stopping.signal);
-    } catch (err) {
-      // spawn itself can throw (no memory for a process, too many open files): a failed run like any other.
-      r = { ok: false, stdout: '', error: `${file} could not be started: ${(err as Error).message}` };
-    }
+    const r = await runCommand(file!, args, this.timeoutMs, this.stopping.signal);
     const ms = Math.round(performance.now() - started);
     if (this.stopping.signal.aborted) return { ok: false, error: 'stopped', ms };
     let outcome: RefreshResult;
@@ -228,6 +206,7 @@ export class HostFacts implements Source {
   }
 
   private kept(facts: CollectedFacts, ms: number): void {
+    const first = this.last === undefined;
     this.last = { at: this.now(), facts };
     const summary = {
       run_ms: ms,
@@ -238,13 +217,12 @@ export class HostFacts implements Source {
     };
     if (this.failingSince !== undefined) {
       this.logger.info('host facts are available again', { ...summary, unavailable_for_ms: this.now() - this.failingSince });
-    } else if (!this.succeeded) {
+    } else if (first) {
       this.logger.info('host facts collected', summary);
     } else {
       this.logger.debug('host facts collected', summary);
     }
     this.failingSince = undefined;
-    this.succeeded = true;
   }
 
   private failed(error: string, ms: number): void {

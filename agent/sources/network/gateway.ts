@@ -1,7 +1,7 @@
 // The gateway probe: round-trip time and loss of a few pings to the default gateway — the first hop
 // tells a weak Wi-Fi link or a bad cable apart from a slow server. `ping` runs as a child process
-// with a hard timeout (command.ts).
-import { runCommand } from './command.ts';
+// with a hard timeout (../command.ts).
+import { runCommand } from '../command.ts';
 import type { ProbeResult } from './probe.ts';
 
 const COUNT = 3;

@@ -14,7 +14,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { Recorder } from '../recorder.ts';
 import type { Source } from '../source.ts';
 import type { Moment } from '../uploads/bookings.ts';
-import type { CollectedFacts } from '../host-facts/host-facts.ts';
+import type { HostFacts } from '../host-facts/host-facts.ts';
 import { pingGateway } from './gateway.ts';
 import { parseTarget, probe, type ProbeResult, type ProbeTarget } from './probe.ts';
 import { KernelReadings, type Counters, type InterfaceFacts, type NetworkReadings } from './readings.ts';
@@ -32,8 +32,8 @@ export interface NetworkProviders {
   readings?: NetworkReadings;
   gateway?: (gateway: string, timeoutMs: number) => Promise<ProbeResult>;
   ssid?: (iface: string, timeoutMs: number) => Promise<string | undefined>;
-  /** The latest host facts (systeminformation, in a child process): DHCP, duplex where /sys has none, the gateway. */
-  hostFacts?: () => CollectedFacts | undefined;
+  /** The host facts (systeminformation, in a child process): DHCP, duplex where /sys has none, the gateway. */
+  hostFacts?: Pick<HostFacts, 'latest' | 'forInterface'>;
 }
 
 export interface NetworkSample {
@@ -95,7 +95,7 @@ export class NetworkSource implements Source {
     this.readings = providers.readings ?? new KernelReadings();
     this.gateway = providers.gateway ?? pingGateway;
     this.ssid = providers.ssid ?? wifiSsid;
-    this.hostFacts = providers.hostFacts ?? (() => undefined);
+    this.hostFacts = providers.hostFacts ?? { latest: () => undefined, forInterface: () => undefined };
   }
 
   start(): void {
@@ -125,18 +125,10 @@ export class NetworkSource implements Source {
   moment(): Moment | undefined {
     const s = this.last;
     if (!s) return undefined;
-    const i = s.interface;
-    const iface = i
-      ? {
-          name: i.name,
-          type: i.type,
-          ...(i.speed_mbps ? { speed_mbps: i.speed_mbps } : {}),
-          ...(i.mtu ? { mtu: i.mtu } : {}),
-          ...(i.duplex ? { duplex: i.duplex } : {}),
-          ...(i.dhcp !== undefined ? { dhcp: i.dhcp } : {}),
-        }
-      : undefined;
-    return { network: { online: s.online, ...(iface ? { interface: iface } : {}) } };
+    if (!s.interface) return { network: { online: s.online } };
+    // The interface's facts as sampled (absent ones stay absent), less its operstate.
+    const { operstate: _operstate, ...iface } = s.interface;
+    return { network: { online: s.online, interface: iface } };
   }
 
   /** One measurement, recorded nowhere. */
@@ -144,7 +136,7 @@ export class NetworkSource implements Source {
     const at = Date.now();
     const route = this.readings.defaultRoute();
     const facts = route ? this.withHostFacts(this.readings.interfaceFacts(route.iface)) : undefined;
-    const gateway = route?.gateway ?? (route ? this.hostFacts()?.gateway : undefined);
+    const gateway = route?.gateway ?? (route ? this.hostFacts.latest()?.gateway : undefined);
     const dns = this.readings.dnsServers?.();
     const timeout = this.opts.probeTimeoutMs;
     const [probes, ssid] = await Promise.all([
@@ -167,7 +159,7 @@ export class NetworkSource implements Source {
 
   /** DHCP from the host facts, and their duplex where /sys could not say. */
   private withHostFacts(facts: InterfaceFacts): InterfaceFacts {
-    const more = this.hostFacts()?.interfaces?.[facts.name];
+    const more = this.hostFacts.forInterface(facts.name);
     if (!more) return facts;
     const merged = { ...facts };
     if (merged.duplex === undefined && more.duplex) merged.duplex = more.duplex;

@@ -1,6 +1,6 @@
 // The Wi-Fi network's name: not in /proc or /sys, so it is asked of `iw` (or `nmcli` where iw is
 // missing), each a child process with a hard timeout — a hung one costs this sample its SSID only.
-import { runCommand } from './command.ts';
+import { runCommand } from '../command.ts';
 
 export async function wifiSsid(iface: string, timeoutMs: number): Promise<string | undefined> {
   const iw = await runCommand('iw', ['dev', iface, 'link'], timeoutMs);

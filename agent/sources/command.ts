@@ -1,7 +1,9 @@
-// System commands (ping, iw, nmcli) for the facts /proc and /sys do not give. Each runs as a child
-// process — never on the event loop — in its own process group with a hard timeout, after which the
-// whole group is killed: a hung `nmcli` costs one sample its Wi-Fi name, never the agent a stall.
-import { spawn } from 'node:child_process';
+// The agent's children: system commands (ping, iw, nmcli) for the facts /proc and /sys do not give,
+// and the host-facts child. Each runs as a child process — never on the event loop — in its own
+// process group with a hard timeout (or until the agent stops), after which the whole group is
+// killed: a hung `nmcli` costs one sample its Wi-Fi name, never the agent a stall.
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 export interface CommandResult {
   ok: boolean;
@@ -16,7 +18,7 @@ export interface CommandResult {
 
 const MAX_OUTPUT = 64 * 1024;
 
-/** `signal` (the agent stopping) kills the command's process group as the timeout does. */
+/** `signal` (the agent stopping) kills the command's process group as the timeout does. Never rejects: every failure is a result. */
 export function runCommand(command: string, args: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<CommandResult> {
   return new Promise((resolve) => {
     let stdout = '';
@@ -34,7 +36,13 @@ export function runCommand(command: string, args: readonly string[], timeoutMs: 
       finish({ ok: false, stdout, error: `${command} was stopped (killed)` });
     };
     if (signal?.aborted) return resolve({ ok: false, stdout, error: `${command} was not started: stopping` });
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, LC_ALL: 'C' } });
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, LC_ALL: 'C' } });
+    } catch (err) {
+      // spawn itself can throw (no memory for a process, too many open files): a failed run like any other.
+      return resolve({ ok: false, stdout, error: `${command} could not be started: ${(err as Error).message}` });
+    }
     const timer = setTimeout(() => {
       killGroup(child.pid);
       finish({ ok: false, stdout, error: `${command} gave no answer within ${timeoutMs / 1000} s (killed)`, timedOut: true });
