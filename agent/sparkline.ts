@@ -1,7 +1,7 @@
-// The report's speed series in a terminal line: "▇▇█▇▇▇▁▁▂▁▁". Upload speeds are compared as
-// ratios (12 → 1.2 MB/s is as bad as 1.2 → 0.12), so the log scale is the one the report uses; a
-// linear scale would flatten everything below the fleet's best booth into the bottom block.
-import { median } from './change-points.ts';
+// A speed series in a terminal line: "▇▇█▇▇▇▁▁▂▁▁" — the report's days, status's recent uploads.
+// The report compares speeds as ratios (12 → 1.2 MB/s is as bad as 1.2 → 0.12), so it draws on
+// the log scale; status draws linearly against the booth's own baseline (a fixed range).
+import { median } from './report/change-points.ts';
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
 

@@ -15,6 +15,7 @@ import { DocumentBuffer } from '../agent/buffer/buffer.ts';
 import { BOOTH, sampleDoc } from '../test/support/documents.ts';
 import { OpenSearchStandIn } from '../test/support/opensearch.ts';
 import { NullBulk } from './null-bulk.ts';
+import { median } from '../agent/report/change-points.ts';
 import { AGENT, peakRssKb, requireBuiltAgent, serviceEnvironment, writeDrainConfig } from './agent-process.ts';
 import { cpuMs, networkBenchmarks, rssMb } from './network.bench.ts';
 import { uploadBenchmarks } from './upload.bench.ts';
@@ -51,12 +52,6 @@ export interface PeersOptions {
   idleMinutes: number;
   /** Only the drains (stand-in and null sink), not the uploads and the idle comparison. */
   drainOnly?: boolean;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,10 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { ClusterClient } from '../agent/fleet-setup/client.ts';
 import type { ReportModel } from '../agent/report/model.ts';
 import { DEFAULT_FLEET, fleetDocuments } from '../scripts/report-seed/fleet.ts';
-import { prepareFleet, writeFleet } from '../scripts/report-seed/write.ts';
+import { applyIndexing, writeDocuments } from '../agent/fleet-setup/indexing.ts';
+import { ensureOpenSearch, opensearch } from '../scripts/opensearch/control.ts';
+import { fleetNames } from '../shared/opensearch/fleet-options.ts';
 import type { Result } from './table.ts';
 
-const OPENSEARCH = fileURLToPath(new URL('../scripts/opensearch.ts', import.meta.url));
 const BIN = fileURLToPath(new URL('../agent/cli/booth-agent.js', import.meta.url));
 const PREFIX = 'benchreport';
 const DAY = 86_400_000;
@@ -31,19 +32,18 @@ export async function reportBenchmarks(opts: { runs: number }): Promise<Result[]
   let url = process.env['OPENSEARCH_URL'];
   let stop = false;
   if (!url) {
-    stop = (await run([OPENSEARCH, 'status'])).code !== 0;
-    const started = await run([OPENSEARCH, 'start']);
-    url = /^OPENSEARCH_URL=(.*)$/m.exec(started.out)?.[1];
-    if (started.code !== 0 || !url) throw new Error('report benchmark: could not start OpenSearch (npm run opensearch -- start)');
+    const node = await ensureOpenSearch();
+    url = node.vars['OPENSEARCH_URL']!;
+    stop = node.started;
   }
   try {
     const client = new ClusterClient(new URL(url), { type: 'none' }, { verify: true }, 120_000);
     const spec = { ...DEFAULT_FLEET, start: Date.parse(`${UNTIL}T00:00:00Z`) + DAY - DEFAULT_FLEET.days * DAY };
-    const count = await client.send({ method: 'GET', path: `/${PREFIX}-*/_count?allow_no_indices=true` });
+    const count = await client.send({ method: 'GET', path: `/${fleetNames(PREFIX).allIndices}/_count?allow_no_indices=true` });
     let documents = (count.body as { count?: number }).count ?? 0;
     if (documents === 0) {
-      await prepareFleet(client, PREFIX, 0);
-      const seeded = await writeFleet(client, PREFIX, fleetDocuments(spec));
+      await applyIndexing(client, PREFIX, 0);
+      const seeded = await writeDocuments(client, PREFIX, fleetDocuments(spec));
       documents = seeded.documents;
       console.log(`report benchmark: seeded ${seeded.documents} documents in ${seeded.seconds.toFixed(0)} s`);
     }
@@ -62,6 +62,6 @@ export async function reportBenchmarks(opts: { runs: number }): Promise<Result[]
       { name: 'report: requests to the cluster (aggregations only)', value: model!.requests, unit: 'requests' },
     ];
   } finally {
-    if (stop) await run([OPENSEARCH, 'stop']);
+    if (stop) await opensearch('stop');
   }
 }

@@ -22,7 +22,7 @@ export const HOST_FACTS_CHILD = 'booth-agent-host-facts.mjs';
  * got's `instanceof` checks on every request would otherwise load undici and the web streams
  * (~20 MB resident for the life of the agent, which sends neither a form nor a web stream).
  */
-export const LAZY_WEB_GLOBALS = {
+const LAZY_WEB_GLOBALS = {
   FormData: 'globalThis.__boothAgentLazyGlobals.FormData',
   ReadableStream: 'globalThis.__boothAgentLazyGlobals.ReadableStream',
 };

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { CLUSTER_OPTIONS, clusterConnection } from '../agent/cli/cluster-connection.ts';
 import { CliError } from '../agent/cli/exit-codes.ts';
 import { DEFAULT_FLEET, fleetDocuments, planFleet } from './report-seed/fleet.ts';
-import { prepareFleet, writeFleet } from './report-seed/write.ts';
+import { applyIndexing, writeDocuments } from '../agent/fleet-setup/indexing.ts';
 
 const DAY = 86_400_000;
 const { values } = parseArgs({
@@ -31,19 +31,16 @@ const number = (name: string, min: number, max: number): number => {
 };
 
 try {
-  const { client, shown } = clusterConnection(
-    { values: { ...values, url: values.url ?? process.env['OPENSEARCH_URL'] }, positionals: [], stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env },
-    (m) => new CliError(m, 64),
-  );
+  const { client, shown } = clusterConnection({ ...values, url: values.url ?? process.env['OPENSEARCH_URL'] }, process.env, (m) => new CliError(m, 64));
   const until = values.until ? Date.parse(`${values.until}T00:00:00Z`) + DAY : Math.ceil(Date.now() / DAY) * DAY;
   if (Number.isNaN(until)) throw new Error(`--until ${values.until}: expected YYYY-MM-DD`);
   const days = number('days', 20, 400);
   const spec = { seed: number('seed', 0, 2 ** 31), days, booths: number('booths', 10, 5000), start: until - days * DAY, events: !values['no-events'], maxImages: DEFAULT_FLEET.maxImages };
   const truth = planFleet(spec);
-  await prepareFleet(client, values.prefix!, number('replicas', 0, 5));
+  await applyIndexing(client, values.prefix!, number('replicas', 0, 5));
   process.stdout.write(`report:seed: ${shown}, prefix "${values.prefix}", ${spec.booths} booths, ${days} days from ${new Date(spec.start).toISOString().slice(0, 10)}, seed ${spec.seed}${spec.events ? '' : ', no events'}\n`);
   let shownAt = 0;
-  const r = await writeFleet(client, values.prefix!, fleetDocuments(spec, truth), (p) => {
+  const r = await writeDocuments(client, values.prefix!, fleetDocuments(spec, truth), (p) => {
     if (p.seconds - shownAt >= 5) {
       shownAt = p.seconds;
       process.stdout.write(`  ${p.documents} documents…\n`);

@@ -4,26 +4,7 @@
 // when set, else a local one). Nodes started here are stopped after the run; nodes that were
 // already running are used and left running.
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const SCRIPT = fileURLToPath(new URL('./opensearch.ts', import.meta.url));
-
-/** `npm run opensearch -- <command>` in a child (each flavour is its own process: its settings are read at load). */
-function opensearch(command: string, secure: boolean): Promise<{ code: number; vars: Record<string, string> }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SCRIPT, command], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...(secure ? { BOOTH_OPENSEARCH_SECURITY: '1' } : {}) } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => resolve({ code: code ?? 1, vars: Object.fromEntries([...out.matchAll(/^([A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!])) }));
-  });
-}
-
-async function ensure(secure: boolean): Promise<{ vars: Record<string, string>; started: boolean }> {
-  const running = (await opensearch('status', secure)).code === 0;
-  const { code, vars } = await opensearch('start', secure);
-  if (code !== 0 || !vars['OPENSEARCH_URL']) throw new Error(`could not start ${secure ? 'the node with security' : 'the node'} (npm run opensearch -- start)`);
-  return { vars, started: !running };
-}
+import { ensureOpenSearch as ensure, opensearch } from './opensearch/control.ts';
 
 async function main(): Promise<number> {
   const env: Record<string, string> = {};

@@ -1,9 +1,9 @@
-// The report's terminal sparkline (agent/report/sparkline.ts): blocks in order, gaps for days
+// The report's terminal sparkline (agent/sparkline.ts): blocks in order, gaps for days
 // without uploads, a log scale on which equal ratios are equal steps, resampling by median, and
 // the marker line that points at a change day under it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { columnOf, markerLine, resample, sparkline } from '../agent/report/sparkline.ts';
+import { columnOf, markerLine, resample, sparkline } from '../agent/sparkline.ts';
 
 test('linear: eight evenly spaced values are the eight blocks in order', () => {
   assert.equal(sparkline([1, 2, 3, 4, 5, 6, 7, 8]), '▁▂▃▄▅▆▇█');

@@ -10,7 +10,7 @@ import { STATE_KEYS } from '../agent/buffer/state-keys.ts';
 import { PID_FILE } from '../agent/pid-file.ts';
 import { SpeedBaseline } from '../agent/sources/uploads/bookings.ts';
 import { problemsOf, verdictOf } from '../agent/status/problems.ts';
-import { renderStatus, sparkline } from '../agent/status/render.ts';
+import { renderStatus, speedBars } from '../agent/status/render.ts';
 import type { StatusReport } from '../agent/status/report.ts';
 import { runCli } from './support/cli.ts';
 import { writeConfig, type TestConfig } from './support/config.ts';
@@ -225,7 +225,7 @@ test('status screen, golden: a slow booth on weak Wi-Fi, fixed clock, no colour,
   );
   for (const line of screen.split('\n')) assert.ok([...line].length <= 80, `fits 80 columns: ${line}`);
   assert.ok(renderStatus(report, problems, 'WARNING', { color: true }).includes('\x1b[33m'), 'colour when asked');
-  assert.equal(sparkline([0, 6, 12, 24], 12), '▁▃▅█', 'scaled to twice the baseline: the baseline sits mid-height');
+  assert.equal(speedBars([0, 6, 12, 24], 12), '▁▃▅█', 'scaled to twice the baseline: the baseline sits mid-height');
 });
 
 test('each cause in its own words: an empty file, a vanished one, a 401 (CRITICAL: a bad upload token), a 404, a 503 — and the screen counts what the JSON counts', async (t) => {

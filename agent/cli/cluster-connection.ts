@@ -28,9 +28,9 @@ export interface ClusterConnection {
 }
 
 /** The cluster the options name; a usage error (exit 64) names the option that is wrong. */
-export function clusterConnection(ctx: CommandContext, usage: (message: string) => CliError): ClusterConnection {
-  const url = parseUrl(ctx.values['url'], usage);
-  return { url, shown: redactedOrigin(url), client: new ClusterClient(url, auth(ctx.values, ctx.env, usage), tls(ctx.values, usage)) };
+export function clusterConnection(values: CommandContext['values'], env: NodeJS.ProcessEnv, usage: (message: string) => CliError): ClusterConnection {
+  const url = parseUrl(values['url'], usage);
+  return { url, shown: redactedOrigin(url), client: new ClusterClient(url, auth(values, env, usage), tls(values, usage)) };
 }
 
 export function parseUrl(value: unknown, usage: (message: string) => CliError): URL {

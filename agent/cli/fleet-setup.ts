@@ -35,7 +35,7 @@ export const fleetSetupCommand: Command = {
     const shown = redactedOrigin(url);
     if (v['dry-run']) return dryRun(ctx, shown, opts, resources);
 
-    const { client } = clusterConnection(ctx, usage);
+    const { client } = clusterConnection(ctx.values, ctx.env, usage);
     ctx.stdout.write(`fleet-setup: ${shown}, prefix "${opts.prefix}"\n`);
     const results = await applyResources(client, resources, (r) => ctx.stdout.write(line(r)));
     const count = (o: Result['outcome']) => results.filter((r) => r.outcome === o).length;

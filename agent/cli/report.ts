@@ -3,8 +3,8 @@
 // changed together), the facts that moved with it, and one-day incidents (issue 18). Printed as
 // text, as JSON (--json), or drawn as one self-contained HTML file (--html FILE).
 import fs from 'node:fs';
+import { BOOTH_ID_RE, INDEX_PREFIX_RE } from '../config/schema.ts';
 import { parseDuration } from '../config/units.ts';
-import { buildReport } from '../report/build.ts';
 import type { ReportQuery } from '../report/read.ts';
 import { CLUSTER_OPTIONS, CLUSTER_USAGE, clusterConnection } from './cluster-connection.ts';
 import type { Command } from './command.ts';
@@ -35,10 +35,12 @@ export const reportCommand: Command = {
   },
   async run(ctx) {
     const v = ctx.values as Record<string, unknown>;
-    const { client, shown } = clusterConnection(ctx, usage);
+    const { client, shown } = clusterConnection(ctx.values, ctx.env, usage);
     const query = queryOf(v);
     const html = v['html'] as string | undefined;
     if (html !== undefined && html === '') throw usage('--html: expected a file name');
+    // Loaded here, not at start: every command's module is loaded when the agent starts.
+    const { buildReport } = await import('../report/build.ts');
     const model = await buildReport(client, query, shown);
     if (html) {
       const { renderHtml } = await import('../report/html/page.ts');
@@ -62,11 +64,11 @@ function queryOf(v: Record<string, unknown>): ReportQuery {
   const until = untilOf(v['until']);
   const spanMs = sinceOf(v['since']);
   const prefix = (v['prefix'] as string | undefined) ?? 'booth';
-  if (!/^[a-z0-9][a-z0-9_-]{0,99}$/.test(prefix)) throw usage(`--prefix "${prefix}": expected lower-case letters, digits, "_" or "-" (as the agent's opensearch.index_prefix)`);
+  if (!INDEX_PREFIX_RE.test(prefix)) throw usage(`--prefix "${prefix}": expected lower-case letters, digits, "_" or "-" (as the agent's opensearch.index_prefix)`);
   const country = v['country'] as string | undefined;
   if (country !== undefined && !/^[A-Z]{2}$/.test(country)) throw usage(`--country "${country}": expected a two-letter country code such as US`);
   const booths = (v['booth'] as string[] | undefined) ?? [];
-  for (const b of booths) if (!/^[A-Za-z0-9._-]{1,64}$/.test(b)) throw usage(`--booth "${b}": expected a booth id (letters, digits, ".", "_", "-")`);
+  for (const b of booths) if (!BOOTH_ID_RE.test(b)) throw usage(`--booth "${b}": expected a booth id (letters, digits, ".", "_", "-")`);
   const interval = spanMs <= HOURLY_UP_TO ? 'hour' : 'day';
   // An hourly period ends with the current hour, not at midnight.
   const end = interval === 'hour' && v['until'] === undefined ? Math.ceil(Date.now() / HOUR) * HOUR : until;

@@ -26,6 +26,8 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 export const BOOTH_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+/** opensearch.index_prefix: the fleet's indices are {prefix}-{kind}-YYYY.MM. */
+export const INDEX_PREFIX_RE = /^[a-z0-9][a-z0-9_-]{0,99}$/;
 const HEADER_NAME_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 
 const tls = (what: string) =>
@@ -103,7 +105,7 @@ export const configSchema = z.strictObject({
       url: url(['http:', 'https:'], { optional: true, doc: 'without it the agent measures and buffers only' }),
       mode: oneOf(['bulk', 'ingest'] as const, { default: 'bulk', doc: 'bulk: the _bulk API; ingest: OpenSearch Ingestion / Data Prepper' }),
       ingest_path: text(/^\/\S*$/, 'a path starting with /', { default: '/log/ingest', doc: 'HTTP source path in ingest mode' }),
-      index_prefix: text(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'a lower-case index name prefix of a-z 0-9 _ -', {
+      index_prefix: text(INDEX_PREFIX_RE, 'a lower-case index name prefix of a-z 0-9 _ -', {
         default: 'booth',
         doc: 'indices are {prefix}-{kind}-YYYY.MM',
       }),

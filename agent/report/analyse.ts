@@ -5,7 +5,7 @@
 import { findChanges, median, type Change, type Incident } from './change-points.ts';
 import type { SpeedData } from './read.ts';
 
-export interface BoothChange extends Change {
+interface BoothChange extends Change {
   booth: string;
   country: string;
   region: string;
@@ -28,7 +28,6 @@ export interface ChangeGroup {
 export interface Analysis {
   fleet: { changes: Change[]; incidents: Incident[] };
   groups: ChangeGroup[];
-  boothChanges: BoothChange[];
 }
 
 export function analyse(data: SpeedData): Analysis {
@@ -40,7 +39,7 @@ export function analyse(data: SpeedData): Analysis {
   const groups = [...groupSteps(boothChanges.filter((c) => c.kind === 'step')), ...groupByDay(boothChanges.filter((c) => c.kind === 'gradual'))]
     .map(describeChanges)
     .sort((a, b) => b.booths.length - a.booths.length || a.day.localeCompare(b.day));
-  return { fleet, groups, boothChanges };
+  return { fleet, groups };
 }
 
 const direction = (c: Change): ChangeGroup['direction'] => (c.after < c.before ? 'dropped' : 'rose');
@@ -90,11 +89,19 @@ function describeChanges(cs: BoothChange[]): ChangeGroup {
   };
 }
 
+/** MB/s in the report's sentences: 12.0, 0.90. */
+export function formatSpeed(v: number): string {
+  return v >= 9.995 ? v.toFixed(1) : v.toFixed(2);
+}
+
+/** "on 2026-07-18", or "gradually from 2026-06-13 to 2026-06-30". */
+export function whenChanged(c: Pick<Change, 'kind' | 'day' | 'until'>): string {
+  return c.kind === 'gradual' ? `gradually from ${c.day}${c.until ? ` to ${c.until}` : ''}` : `on ${c.day}`;
+}
+
 /** One line per group: "us-east: 41 booths dropped from 11.8 to 0.95 MB/s on 2026-07-18". */
 export function describeGroup(g: ChangeGroup): string {
-  const mb = (v: number) => (v >= 9.995 ? v.toFixed(1) : v.toFixed(2));
   const booths = `${g.booths.length} booth${g.booths.length === 1 ? '' : 's'}`;
-  const when = g.kind === 'gradual' ? `gradually from ${g.day}${g.until ? ` to ${g.until}` : ''}` : `on ${g.day}`;
-  return `${g.where.join(', ') || 'unknown region'}: ${booths} ${g.direction} from ${mb(g.before)} to ${mb(g.after)} MB/s ${when}`;
+  return `${g.where.join(', ') || 'unknown region'}: ${booths} ${g.direction} from ${formatSpeed(g.before)} to ${formatSpeed(g.after)} MB/s ${whenChanged(g)}`;
 }
 

@@ -3,7 +3,7 @@
 // (causes.ts). Requests: 2 + groups + incidents, however many booths and days.
 import { formatDuration } from '../config/units.ts';
 import type { ClusterClient } from '../fleet-setup/client.ts';
-import { analyse, describeGroup, type ChangeGroup } from './analyse.ts';
+import { analyse, describeGroup, formatSpeed as mb, whenChanged, type ChangeGroup } from './analyse.ts';
 import { rankCauses, readFactsAround, type Span, type Windows } from './causes.ts';
 import { DEFAULT_CHANGE_OPTIONS, type Incident } from './change-points.ts';
 import type { ReportDay, ReportGroup, ReportIncident, ReportModel, SpeedPoint } from './model.ts';
@@ -43,13 +43,13 @@ export async function buildReport(client: ClusterClient, q: ReportQuery, cluster
     return readFactsAround(client, q, w, group);
   };
 
-  const series = new Map(data.booths.map((b) => [b.booth, b.days.map(point)]));
+  const byBooth = new Map(data.booths.map((b) => [b.booth, b]));
   const groups = await Promise.all(
     a.groups.map(async (g): Promise<ReportGroup> => {
       const w = windowsOf(g);
-      const causes = usable(w) ? rankCauses(await factsAround(w, g.booths), { sayTheSide: g.booths.length >= 3 }) : [];
+      const causes = usable(w) ? rankCauses(await factsAround(w, g.booths), g.booths.length >= 3) : [];
       const text = describeGroup(g);
-      return { ...g, text, causes, series: g.booths.slice(0, SMALL_MULTIPLES).map((booth) => ({ booth, points: series.get(booth) ?? [] })) };
+      return { ...g, text, causes, series: g.booths.slice(0, SMALL_MULTIPLES).map((booth) => ({ booth, points: byBooth.get(booth)?.days.map(point) ?? [] })) };
     }),
   );
   const incidents = await Promise.all(
@@ -60,7 +60,8 @@ export async function buildReport(client: ClusterClient, q: ReportQuery, cluster
       return { ...i, causes, text };
     }),
   );
-  const days = joinDays(data.fleet.map(point), fleetDays);
+  const fleetSeries = data.fleet.map(point);
+  const days = joinDays(fleetSeries, fleetDays);
   return {
     cluster,
     prefix: q.prefix,
@@ -75,7 +76,7 @@ export async function buildReport(client: ClusterClient, q: ReportQuery, cluster
     requests,
     booths: data.booths.length,
     verdict: verdict(a.fleet.changes, groups, incidents, data.fleet.filter((d) => d.median !== null).length, q.interval),
-    fleet: { series: data.fleet.map(point), changes: a.fleet.changes, incidents },
+    fleet: { series: fleetSeries, changes: a.fleet.changes, incidents },
     groups,
     days,
     summary: summary(fleetDays),
@@ -100,7 +101,6 @@ function joinDays(speeds: SpeedPoint[], days: FleetDay[]): ReportDay[] {
   }));
 }
 
-const mb = (v: number) => (v >= 9.995 ? v.toFixed(1) : v.toFixed(2));
 
 /** The first lines: what changed and its likeliest cause, then the incidents; or that nothing did. */
 function verdict(fleetChanges: ReportModel['fleet']['changes'], groups: ReportGroup[], incidents: ReportIncident[], withUploads: number, interval: ReportQuery['interval']): string[] {
@@ -110,7 +110,7 @@ function verdict(fleetChanges: ReportModel['fleet']['changes'], groups: ReportGr
   // "no change" would claim more than the data can say.
   const enough = 2 * DEFAULT_CHANGE_OPTIONS.minSegmentDays;
   if (withUploads < enough) lines.push(`Only ${withUploads} ${interval}${withUploads === 1 ? '' : 's'} with uploads in this period: too few to date a change (the method needs at least ${enough}).`);
-  for (const c of fleetChanges) lines.push(`The fleet's upload speed changed ${c.kind === 'gradual' ? `gradually from ${c.day}${c.until ? ` to ${c.until}` : ''}` : `on ${c.day}`}: ${mb(c.before)} → ${mb(c.after)} MB/s (median of all uploads)`);
+  for (const c of fleetChanges) lines.push(`The fleet's upload speed changed ${whenChanged(c)}: ${mb(c.before)} → ${mb(c.after)} MB/s (median of all uploads)`);
   if (fleetChanges.length === 0 && withUploads >= enough) lines.push(groups.length > 0 ? "The fleet's median upload speed held, but some booths changed:" : "No change in the fleet's upload speed in this period.");
   for (const g of groups) lines.push(`${g.text}${g.causes[0] ? ` — ${g.causes[0].text}` : ' — no recorded fact moved with it'}`);
   for (const i of incidents) lines.push(`${i.text}${i.causes[0] ? ` — ${i.causes[0].text}` : ''}`);

@@ -8,7 +8,7 @@ import type { ClusterClient } from '../fleet-setup/client.ts';
 import { median } from './change-points.ts';
 import { FACTS, formatFact, type Fact, type FactValue } from './facts.ts';
 import type { Cause } from './model.ts';
-import { scope, type ReportQuery } from './read.ts';
+import { aggregate, MAX_BOOTHS, scope, timeRange, type ReportQuery } from './read.ts';
 
 /** Epoch ms, [from, to). */
 export interface Span {
@@ -31,7 +31,6 @@ export interface FactsAround {
   others?: { before: PerBooth; after: PerBooth };
 }
 
-const MAX_BOOTHS = 2000;
 const key = (i: number) => `f${i}`;
 
 export async function readFactsAround(client: ClusterClient, q: ReportQuery, w: Windows, group?: string[]): Promise<FactsAround> {
@@ -45,15 +44,11 @@ export async function readFactsAround(client: ClusterClient, q: ReportQuery, w: 
         others: { filter: { bool: { must_not: [{ terms: { 'booth.id': group } }] } }, aggs: { booths: perBooth(MAX_BOOTHS) } },
       }
     : { group: { filter: { match_all: {} }, aggs: { booths: perBooth(MAX_BOOTHS) } } };
-  const side = (s: Span[]) => ({ filter: { bool: { should: s.map((x) => ({ range: { '@timestamp': { gte: x.from, lt: x.to, format: 'epoch_millis' } } })), minimum_should_match: 1 } }, aggs: members });
-  const indices = ['upload', 'network', 'heartbeat'].map((k) => `${q.prefix}-${k}-*`).join(',');
-  const res = await client.send({
-    method: 'POST',
-    path: `/${indices}/_search?size=0&allow_no_indices=true&ignore_unavailable=true`,
-    body: { size: 0, track_total_hits: false, query: { bool: { filter: scope(q, from, to) } }, aggs: { before: side(w.before), after: side(w.after) } },
+  const side = (s: Span[]) => ({ filter: { bool: { should: s.map((x) => timeRange(x.from, x.to)), minimum_should_match: 1 } }, aggs: members });
+  const aggs = await aggregate<Record<string, Record<string, BoothsAgg>>>(client, q, ['upload', 'network', 'heartbeat'], 'facts', {
+    query: { bool: { filter: scope(q, from, to) } },
+    aggs: { before: side(w.before), after: side(w.after) },
   });
-  if (res.status !== 200) throw new Error(`the cluster answered ${res.status} to the facts query: ${JSON.stringify(res.body).slice(0, 300)}`);
-  const aggs = (res.body as { aggregations?: Record<string, Record<string, BoothsAgg>> }).aggregations;
   const read = (side: string, who: string) => perBoothValues(aggs?.[side]?.[who]);
   return { group: { before: read('before', 'group'), after: read('after', 'group') }, ...(group ? { others: { before: read('before', 'others'), after: read('after', 'others') } } : {}) };
 }
@@ -117,31 +112,27 @@ function typical(f: Fact, values: FactValue[]): string {
   return [...counts].sort((a, b) => b[1] - a[1])[0]![0];
 }
 
-export interface RankOptions {
-  /** Say which side (nearly) every booth's shared cause points to ("the server side"). */
-  sayTheSide: boolean;
-  /** Keep facts that moved on at least this share of the changed booths. */
-  minShare: number;
-  /** … and on this much more of them than of the others. */
-  minScore: number;
-}
+/** A fact is kept when it moved on at least this share of the changed booths… */
+const MIN_SHARE = 0.5;
+/** … and on this much more of them than of the others. */
+const MIN_SCORE = 0.4;
 
-const DEFAULT_RANK: RankOptions = { sayTheSide: true, minShare: 0.5, minScore: 0.4 };
-
-/** The facts that moved with the speed, best first. */
-export function rankCauses(around: FactsAround, options: Partial<RankOptions> = {}): Cause[] {
-  const o = { ...DEFAULT_RANK, ...options };
+/**
+ * The facts that moved with the speed, best first. `sayTheSide`: say which side (nearly) every
+ * booth's shared cause points to ("the server side") — for groups large enough to tell.
+ */
+export function rankCauses(around: FactsAround, sayTheSide = true): Cause[] {
   const causes: Cause[] = [];
   for (const f of FACTS) {
     const m = movement(f, around.group.before, around.group.after);
-    if (m.moved === 0 || m.moved / m.of < o.minShare) continue;
+    if (m.moved === 0 || m.moved / m.of < MIN_SHARE) continue;
     const others = around.others ? movement(f, around.others.before, around.others.after, m.direction) : undefined;
     const elsewhere = others && others.of > 0 ? others.moved / others.of : 0;
     const score = m.moved / m.of - elsewhere;
-    if (score < o.minScore) continue;
+    if (score < MIN_SCORE) continue;
     const before = typical(f, m.before);
     const after = typical(f, m.after);
-    causes.push({ field: f.field, label: f.label, unit: f.unit, before, after, moved: m.moved, of: m.of, elsewhere, score, text: sentence(f, before, after, m, o.sayTheSide) });
+    causes.push({ field: f.field, label: f.label, unit: f.unit, before, after, moved: m.moved, of: m.of, elsewhere, score, text: sentence(f, before, after, m, sayTheSide) });
   }
   return causes.sort((a, b) => b.score - a.score || b.moved - a.moved);
 }

@@ -2,7 +2,7 @@
 // sparklines (log scale, the change marked under it), then the causes table and the incidents.
 import { median } from './change-points.ts';
 import type { Cause, ReportModel } from './model.ts';
-import { columnOf, markerLine, sparkline } from './sparkline.ts';
+import { columnOf, markerLine, sparkline } from '../sparkline.ts';
 
 const WIDTH = 72;
 const LABEL = 24;

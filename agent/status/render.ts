@@ -1,10 +1,10 @@
 // The status screen: readable in five seconds on an 80-column terminal. Colour only when asked
 // (a TTY without NO_COLOR); the words carry the meaning without it.
 import { formatBytes, formatDuration } from '../config/units.ts';
+import { sparkline } from '../sparkline.ts';
 import type { Problem, Verdict } from './problems.ts';
 import type { StatusReport } from './report.ts';
 
-const BARS = '▁▂▃▄▅▆▇█';
 const COLOURS = { red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m', dim: '\x1b[2m', reset: '\x1b[0m' } as const;
 
 export function renderStatus(r: StatusReport, problems: readonly Problem[], verdict: Verdict, opts: { color: boolean }): string {
@@ -37,7 +37,7 @@ export function renderStatus(r: StatusReport, problems: readonly Problem[], verd
     `today ${u.today_count} file${u.today_count === 1 ? '' : 's'}, ${formatBytes(u.today_bytes)}; ${u.pending} pending, ${u.failing} failing${refusedPart(u)}${codes(u.failing_codes)}`,
     ...(u.missed_by_watcher > 0 ? [`${u.missed_by_watcher} missed by the folder watcher, taken in by the reconciliation scan`] : []),
   );
-  if (u.recent_speeds_mb_s.length > 0) row('Speed', `${sparkline(u.recent_speeds_mb_s, u.baseline_mb_s)}  ${u.baseline_mb_s !== undefined ? `usual ${u.baseline_mb_s} MB/s` : 'no baseline yet'}`);
+  if (u.recent_speeds_mb_s.length > 0) row('Speed', `${speedBars(u.recent_speeds_mb_s, u.baseline_mb_s)}  ${u.baseline_mb_s !== undefined ? `usual ${u.baseline_mb_s} MB/s` : 'no baseline yet'}`);
   const n = r.network;
   const iface = n.interface ? `${n.interface.name} (${n.interface.type}${n.interface.speed_mbps ? `, ${n.interface.speed_mbps} Mbit/s` : ''})` : 'no interface';
   const wifi = n.wifi ? `, ${n.wifi.ssid ? `"${n.wifi.ssid}" ` : ''}${n.wifi.signal_dbm !== undefined ? `${n.wifi.signal_dbm} dBm` : ''}` : '';
@@ -59,9 +59,9 @@ export function renderStatus(r: StatusReport, problems: readonly Problem[], verd
 }
 
 /** Recent speeds as bars scaled to twice the baseline (or the fastest), so half the baseline sits mid-height. */
-export function sparkline(speeds: readonly number[], baseline: number | undefined): string {
+export function speedBars(speeds: readonly number[], baseline: number | undefined): string {
   const top = Math.max(baseline !== undefined ? baseline * 2 : 0, ...speeds, 0.001);
-  return speeds.map((v) => BARS[Math.min(BARS.length - 1, Math.max(0, Math.round((v / top) * (BARS.length - 1))))]).join('');
+  return sparkline(speeds, { range: [0, top] });
 }
 
 function latency(p: { rtt_ms?: number; connect_ms?: number; dns_ms?: number; tls_ms?: number }): string {

@@ -12,6 +12,7 @@
 // every figure. Same seed, same documents (ids included): seeding twice stores everything once.
 import { v7 as uuidv7 } from 'uuid';
 import type { BoothDocument, Dataset } from '../../shared/documents/schema.ts';
+import { validateDocument } from '../../shared/documents/validate.ts';
 import { mulberry32 } from '../../test/support/random.ts';
 
 export interface FleetSpec {
@@ -142,7 +143,7 @@ export function* fleetDocuments(spec: FleetSpec, truth = planFleet(spec)): Gener
       const agent = { version: day.version };
       const iface = { name: b.wireless ? 'wlan0' : 'eth0', type: b.wireless ? 'wireless' : 'wired', ...(day.linkMbps ? { speed_mbps: day.linkMbps, duplex: 'full' } : {}), mtu: 1500, dhcp: true };
       const make = (dataset: Dataset, at: number, fields: Record<string, unknown>): BoothDocument =>
-        ({ '@timestamp': new Date(at).toISOString(), event: { id: ids(at), dataset }, booth, agent, ...fields }) as BoothDocument;
+        checked({ '@timestamp': new Date(at).toISOString(), event: { id: ids(at), dataset }, booth, agent, ...fields });
       // The booth is on from 09:00 to 23:00: a heartbeat and a network sample twice a day stand in
       // for the every-30-seconds and every-minute ones of a real booth (the report reads them per day).
       for (const hour of [9, 21]) {
@@ -208,6 +209,13 @@ export function* fleetDocuments(spec: FleetSpec, truth = planFleet(spec)): Gener
       }
     }
   }
+}
+
+/** Every generated document must be one a booth could have written: the agent's own schema says. */
+function checked(doc: Record<string, unknown>): BoothDocument {
+  const v = validateDocument(doc);
+  if (!v.ok) throw new Error(`a generated document does not fit the agent's schema: ${v.reason}`);
+  return v.doc;
 }
 
 function poisson(mean: number, rnd: () => number): number {

@@ -7,7 +7,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { ClusterClient } from '../../agent/fleet-setup/client.ts';
 import type { ReportModel } from '../../agent/report/model.ts';
 import { DEFAULT_FLEET, fleetDocuments, planFleet, type FleetSpec, type FleetTruth } from '../../scripts/report-seed/fleet.ts';
-import { writeFleet } from '../../scripts/report-seed/write.ts';
+import { writeDocuments } from '../../agent/fleet-setup/indexing.ts';
 import type { BoothDocument } from '../../shared/documents/schema.ts';
 import { runCli } from '../support/cli.ts';
 import { sampleDoc } from '../support/documents.ts';
@@ -23,7 +23,7 @@ async function seededFleet(spec: FleetSpec): Promise<{ fleet: TestFleet; truth: 
   const fleet = await testFleet({ after: (fn: () => Promise<void>) => (remove = fn) } as unknown as TestContext);
   const truth = planFleet(spec);
   const client = new ClusterClient(new URL(clusterUrl()), { type: 'none' }, { verify: true }, 120_000);
-  const r = await writeFleet(client, fleet.prefix, fleetDocuments(spec, truth));
+  const r = await writeDocuments(client, fleet.prefix, fleetDocuments(spec, truth));
   assert.equal(r.created, r.documents);
   return { fleet, truth, remove };
 }

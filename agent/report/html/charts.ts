@@ -5,6 +5,7 @@
 // script to draw with, no font, no image. Where things stand comes from scales.ts, so that every
 // picture shares one time axis.
 import type { Change } from '../change-points.ts';
+import { whenChanged } from '../analyse.ts';
 import type { ReportDay, ReportGroup, ReportModel, SpeedPoint } from '../model.ts';
 import { mb, ratio, thousands } from './format.ts';
 import { html, nothing, type Html } from './markup.ts';
@@ -139,8 +140,7 @@ function arrow(g: ReportGroup): string {
 }
 
 function changeTitle(who: string, c: Change): string {
-  const when = c.kind === 'gradual' ? `gradually from ${c.day}${c.until ? ` to ${c.until}` : ''}` : `on ${c.day}`;
-  return `${who}: ${mb(c.before)} → ${mb(c.after)} MB/s ${when}`;
+  return `${who}: ${mb(c.before)} → ${mb(c.after)} MB/s ${whenChanged(c)}`;
 }
 
 // ---- bands and lines ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Numbers as the report page writes them, in its charts' labels and in its tables alike: one place,
 // so that a speed reads the same in a marker's label, a group's caption and the incidents table.
 
-/** MB/s as the text report writes it: 12.0, 0.90, 0.045. */
+/** MB/s on the page: 12.0, 0.90, 0.045 (small speeds keep two significant digits). */
 export function mb(v: number): string {
   if (!Number.isFinite(v)) return '–';
   return v >= 10 ? v.toFixed(1) : v >= 0.1 ? v.toFixed(2) : String(Number(v.toPrecision(2)));

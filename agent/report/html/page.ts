@@ -147,7 +147,7 @@ function daysSection(m: ReportModel, x: TimeDomain | undefined): Html {
   const summary = m.summary ? html`<p>${m.summary}</p>` : '';
   if (m.days.length === 0) return section('days', heading, [summary, nothing('No days to show: the cluster had nothing for this period.')]);
   const strips = x ? dayStrips(m, x) : '';
-  return section('days', heading, html`${summary}${strips}${daysTable(m.days)}`);
+  return section('days', heading, html`${summary}${strips}${daysTable(m.days, m.period.resolution)}`);
 }
 
 function hasSpeed(m: ReportModel): boolean {
@@ -166,7 +166,7 @@ function causesTable(causes: readonly Cause[], what: 'change' | 'incident'): Htm
   return html`<table class="causes"><colgroup><col style="width:290px"><col style="width:300px"><col style="width:140px"><col style="width:90px"></colgroup><thead><tr><th>Fact</th><th>Before &rarr; after</th><th class="num">Moved on booths</th><th class="num">Elsewhere</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-function daysTable(days: readonly ReportDay[]): Html {
+function daysTable(days: readonly ReportDay[], resolution: ReportModel['period']['resolution']): Html {
   const rows = days.map((d) => {
     const countries = Object.entries(d.boothsSeen)
       .sort(([a], [b]) => a.localeCompare(b))
@@ -174,6 +174,6 @@ function daysTable(days: readonly ReportDay[]): Html {
       .join(', ');
     return html`<tr><td>${d.at}</td><td class="num">${thousands(d.images)}</td><td class="num">${d.speedMedian === null ? '–' : mb(d.speedMedian)}</td><td class="num">${d.speedP10 === null ? '–' : mb(d.speedP10)}</td><td class="num">${thousands(d.bookings)}</td><td class="num">${d.bookingMedianS === null ? '–' : seconds(d.bookingMedianS)}</td><td class="num" title="${countries}">${boothsSeen(d)}</td><td class="num">${d.rejections}</td></tr>`;
   });
-  return html`<details><summary>Every ${days.length > 0 && days[0]!.at.includes('T') ? 'hour' : 'day'} (${days.length})</summary>
+  return html`<details><summary>Every ${resolution} (${days.length})</summary>
 <table class="days"><thead><tr><th>Day</th><th class="num">Images</th><th class="num">Median MB/s</th><th class="num">p10 MB/s</th><th class="num">Bookings</th><th class="num">Booking median</th><th class="num">Booths seen</th><th class="num">Refused</th></tr></thead><tbody>${rows}</tbody></table></details>`;
 }
