@@ -1,11 +1,12 @@
 // Network benchmarks (issue 5): the CPU one probe cycle costs, and the footprint of the idle agent —
 // CPU as a share of one core and resident memory of the bundled `run` over several minutes with the
 // default intervals (heartbeat 30 s, network 60 s), uploading nothing, shipping its own documents
-// to the OpenSearch stand-in.
+// to the OpenSearch stand-in — beside Node's own floor and the floor of the job (bench/floor/).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseTarget } from '../agent/config/targets.ts';
 import { NetworkSource } from '../agent/sources/network/source.ts';
@@ -15,6 +16,8 @@ import { AGENT, requireBuiltAgent, serviceEnvironment } from './agent-process.ts
 import type { Result } from './table.ts';
 
 const TICK_MS = 1000 / 100; // USER_HZ
+const FLOOR_EMPTY = fileURLToPath(new URL('./floor/empty.mjs', import.meta.url));
+const FLOOR_JOB = fileURLToPath(new URL('./floor/minimal-job.mjs', import.meta.url));
 
 /** CPU time (ms) a process and its reaped children used: /proc/<pid>/stat utime, stime, cutime, cstime. */
 export function cpuMs(pid: number | 'self'): number {
@@ -41,7 +44,39 @@ async function probeCycle(receiver: UploadReceiver, standIn: OpenSearchStandIn):
   return (cpuMs('self') - before) / cycles;
 }
 
-async function idleRun(minutes: number, receiver: UploadReceiver, standIn: OpenSearchStandIn): Promise<{ cpuPct: number; peakRss: number; endRss: number }> {
+interface Idle {
+  cpuPct: number;
+  peakRss: number;
+  endRss: number;
+}
+
+/** CPU and resident memory of a process started by `start`, from 15 s after its start for `minutes`. */
+async function idleProcess(minutes: number, args: string[]): Promise<Idle> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...serviceEnvironment() } });
+  try {
+    await new Promise((r) => setTimeout(r, 15_000)); // started, first samples shipped
+    const t0 = performance.now();
+    const c0 = cpuMs(child.pid!);
+    let peakRss = 0;
+    while (performance.now() - t0 < minutes * 60_000) {
+      if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
+      peakRss = Math.max(peakRss, rssMb(child.pid!));
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const cpuPct = ((cpuMs(child.pid!) - c0) / (performance.now() - t0)) * 100;
+    return { cpuPct, peakRss, endRss: rssMb(child.pid!) };
+  } finally {
+    child.kill('SIGTERM');
+    if (child.exitCode === null) await new Promise((r) => child.on('close', r));
+  }
+}
+
+/**
+ * The idle agent beside two floors under the same flags, all at once (each measures only its own
+ * process): Node itself (an empty ES module), and the least any Node agent doing this job costs
+ * (bench/floor/minimal-job.mjs: SQLite, gzip, node:https loaded, one POST every 30 s).
+ */
+async function idleRuns(minutes: number, receiver: UploadReceiver, standIn: OpenSearchStandIn): Promise<{ agent: Idle; empty: Idle; job: Idle }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-idle-bench-'));
   try {
     fs.mkdirSync(path.join(dir, 'outbox'));
@@ -50,22 +85,12 @@ async function idleRun(minutes: number, receiver: UploadReceiver, standIn: OpenS
       config,
       stringify({ booth: { id: 'FB-BENCH', country: 'US' }, state_dir: path.join(dir, 'state'), uploads: { watch_dir: path.join(dir, 'outbox'), url: receiver.urlTemplate }, opensearch: { url: standIn.url } }),
     );
-    const child = spawn(process.execPath, [AGENT, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...serviceEnvironment() } });
-    try {
-      await new Promise((r) => setTimeout(r, 15_000)); // started, first samples shipped
-      const t0 = performance.now();
-      const c0 = cpuMs(child.pid!);
-      let peakRss = 0;
-      while (performance.now() - t0 < minutes * 60_000) {
-        peakRss = Math.max(peakRss, rssMb(child.pid!));
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      const cpuPct = ((cpuMs(child.pid!) - c0) / (performance.now() - t0)) * 100;
-      return { cpuPct, peakRss, endRss: rssMb(child.pid!) };
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.on('close', r));
-    }
+    const [agent, empty, job] = await Promise.all([
+      idleProcess(minutes, [AGENT, 'run', '--config', config]),
+      idleProcess(minutes, [FLOOR_EMPTY]),
+      idleProcess(minutes, [FLOOR_JOB, `${standIn.url}/_bulk`, path.join(dir, 'floor.db')]),
+    ]);
+    return { agent, empty, job };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -77,12 +102,15 @@ export async function networkBenchmarks(opts: { idleMinutes: number }): Promise<
   const standIn = await OpenSearchStandIn.start();
   try {
     const cycle = await probeCycle(receiver, standIn);
-    const idle = await idleRun(opts.idleMinutes, receiver, standIn);
+    const { agent: idle, empty, job } = await idleRuns(opts.idleMinutes, receiver, standIn);
     return [
       { name: 'CPU of one probe cycle (interface facts + 3 loopback probes + gateway ping, children included)', value: cycle, unit: 'ms' },
-      { name: `idle agent CPU over ${opts.idleMinutes} min, default intervals (bundled, deploy/booth-agent.env)`, value: idle.cpuPct, unit: '% of a core', target: { op: '<=', value: 1 } },
+      { name: `idle agent CPU over ${opts.idleMinutes} min, default intervals (bundled, deploy/booth-agent.env)`, value: idle.cpuPct, unit: '% of a core', target: { op: '<', value: 0.3 } },
       { name: `idle agent peak RSS over those ${opts.idleMinutes} min`, value: idle.peakRss, unit: 'MB', target: { op: '<=', value: 80 } },
-      { name: 'idle agent RSS at the end', value: idle.endRss, unit: 'MB' },
+      { name: 'idle agent RSS at the end', value: idle.endRss, unit: 'MB', target: { op: '<', value: 55 } },
+      { name: "Node's floor: an empty ES module, same flags, RSS at the end", value: empty.endRss, unit: 'MB' },
+      { name: 'the floor of the job: bench/floor/minimal-job.mjs (SQLite, gzip, node:https, a POST every 30 s), RSS at the end', value: job.endRss, unit: 'MB' },
+      { name: 'the idle agent above the floor of the job', value: idle.endRss - job.endRss, unit: 'MB' },
     ];
   } finally {
     await receiver.close();

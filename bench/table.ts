@@ -4,7 +4,7 @@ export interface Result {
   value: number;
   unit: string;
   /** The figure must be at least (>=) or at most (<=) this. */
-  target?: { op: '>=' | '<='; value: number };
+  target?: { op: '>=' | '<=' | '<'; value: number };
 }
 
 export function printTable(results: Result[]): void {
@@ -24,6 +24,7 @@ export function printTable(results: Result[]): void {
 
 export function met(r: Result): boolean {
   if (!r.target) return true;
+  if (r.target.op === '<') return r.value < r.target.value;
   return r.target.op === '>=' ? r.value >= r.target.value : r.value <= r.target.value;
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { z } from 'zod';
+import * as z from 'zod';
 import { mappingOf, unwrapSchema } from '../shared/documents/fields.ts';
 import { DATASETS, datasetSchemas, type Dataset } from '../shared/documents/schema.ts';
 import { indexName } from '../shared/opensearch/index-name.ts';

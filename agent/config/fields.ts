@@ -2,7 +2,7 @@
 // message of the form "expected <what>" so that every error reads the same way:
 //   opensearch.batch.max_docs: expected an integer from 1 to 10000, got "lots"
 // zod gives us the structure (strict objects, key paths, static types); the messages are ours.
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration, parseSize } from './units.ts';
 
 /** What the README's config reference shows for a key. */

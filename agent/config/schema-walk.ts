@@ -1,6 +1,6 @@
 // Walks the config schema: the keys an object allows (for "did you mean") and every leaf with
 // its documentation (for the README reference).
-import { z } from 'zod';
+import * as z from 'zod';
 import { unwrapSchema } from '../../shared/documents/fields.ts';
 import type { FieldDoc } from './fields.ts';
 

@@ -1,7 +1,7 @@
 // The configuration file of SPEC §4: every key, its default and what it accepts.
 // The README's config reference is generated from this file (npm run docs), and a test
 // fails when the two differ.
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   boolean,
   duration,

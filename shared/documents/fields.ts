@@ -1,6 +1,6 @@
 // Field types of the document schema. Each carries the OpenSearch mapping type it is indexed as,
 // so fleet-setup's index templates are generated from the very schema the agent validates with.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export type MappingType = 'keyword' | 'text' | 'long' | 'integer' | 'float' | 'double' | 'boolean' | 'date' | 'flat_object';
 

@@ -1,7 +1,7 @@
 // The documents booth-agent writes (SPEC §6): the common fields and one schema per dataset.
 // Used by the agent (to validate what `record` accepts and what sources produce) and by
 // fleet-setup (to generate index mappings), so field names cannot drift apart.
-import { z } from 'zod';
+import * as z from 'zod';
 import { bool, float, group, integer, keyword, labels, long, millis, oneOf, signedFloat, signedLong, text, timestamp } from './fields.ts';
 
 export { AGENT_ACTIONS, DATASETS, type AgentAction, type Dataset } from './datasets.ts';

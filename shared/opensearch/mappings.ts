@@ -1,7 +1,7 @@
 // Index mappings generated from the document schema (shared/documents/schema.ts): every field a
 // booth writes gets the type its schema declares, so the index templates cannot drift from what
 // the agent sends. Plus the one field the cluster adds: event.ingested (the booth-ingest pipeline).
-import { z } from 'zod';
+import * as z from 'zod';
 import { mappingOf, unwrapSchema, type MappingType } from '../documents/fields.ts';
 import { datasetSchemas, type Dataset } from '../documents/schema.ts';
 

@@ -10,7 +10,7 @@
 // read the latest facts (NetworkProviders.hostFacts, HeartbeatFacts.host).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatDuration } from '../../config/units.ts';
 import type { Logger } from '../../log/logger.ts';
 import { runCommand, type CommandResult } from '../command.ts';
