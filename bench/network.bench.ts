@@ -1,12 +1,11 @@
 // Network benchmarks (issue 5): the CPU one probe cycle costs, and the footprint of the idle agent —
 // CPU as a share of one core and resident memory of the bundled `run` over several minutes with the
 // default intervals (heartbeat 30 s, network 60 s), uploading nothing, shipping its own documents
-// to the OpenSearch stand-in — beside Node's own floor and the floor of the job (bench/floor/).
+// to the OpenSearch stand-in. Where that memory goes: bench/memory.bench.ts.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseTarget } from '../agent/config/targets.ts';
 import { NetworkSource } from '../agent/sources/network/source.ts';
@@ -16,8 +15,6 @@ import { AGENT, requireBuiltAgent, serviceEnvironment } from './agent-process.ts
 import type { Result } from './table.ts';
 
 const TICK_MS = 1000 / 100; // USER_HZ
-const FLOOR_EMPTY = fileURLToPath(new URL('./floor/empty.mjs', import.meta.url));
-const FLOOR_JOB = fileURLToPath(new URL('./floor/minimal-job.mjs', import.meta.url));
 
 /** CPU time (ms) a process and its reaped children used: /proc/<pid>/stat utime, stime, cutime, cstime. */
 export function cpuMs(pid: number | 'self'): number {
@@ -44,14 +41,24 @@ async function probeCycle(receiver: UploadReceiver, standIn: OpenSearchStandIn):
   return (cpuMs('self') - before) / cycles;
 }
 
-interface Idle {
+export interface Idle {
   cpuPct: number;
   peakRss: number;
   endRss: number;
+  /** Of endRss: anonymous memory (heaps, stacks) and file-backed pages (the node binary, libraries). */
+  endAnon: number;
+  endFile: number;
 }
 
-/** CPU and resident memory of a process started by `start`, from 15 s after its start for `minutes`. */
-async function idleProcess(minutes: number, args: string[]): Promise<Idle> {
+/** A process's resident memory now, split (MB): /proc/<pid>/smaps_rollup. */
+function residentParts(pid: number): { anon: number; file: number } {
+  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0);
+  return { anon: kb('Anonymous') / 1000, file: (kb('Rss') - kb('Anonymous')) / 1000 };
+}
+
+/** CPU and resident memory of `node args` with the service's environment, from 15 s after its start for `minutes`. */
+export async function idleProcess(minutes: number, args: string[]): Promise<Idle> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...serviceEnvironment() } });
   try {
     await new Promise((r) => setTimeout(r, 15_000)); // started, first samples shipped
@@ -64,36 +71,33 @@ async function idleProcess(minutes: number, args: string[]): Promise<Idle> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const cpuPct = ((cpuMs(child.pid!) - c0) / (performance.now() - t0)) * 100;
-    return { cpuPct, peakRss, endRss: rssMb(child.pid!) };
+    const parts = residentParts(child.pid!);
+    return { cpuPct, peakRss, endRss: rssMb(child.pid!), endAnon: parts.anon, endFile: parts.file };
   } finally {
     child.kill('SIGTERM');
     if (child.exitCode === null) await new Promise((r) => child.on('close', r));
   }
 }
 
-/**
- * The idle agent beside two floors under the same flags, all at once (each measures only its own
- * process): Node itself (an empty ES module), and the least any Node agent doing this job costs
- * (bench/floor/minimal-job.mjs: SQLite, gzip, node:https loaded, one POST every 30 s).
- */
-async function idleRuns(minutes: number, receiver: UploadReceiver, standIn: OpenSearchStandIn): Promise<{ agent: Idle; empty: Idle; job: Idle }> {
+/** The bundled agent idle with the default intervals, shipping to `standIn`. */
+export async function idleAgent(minutes: number, receiver: { urlTemplate: string }, standIn: { url: string }): Promise<Idle> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-idle-bench-'));
   try {
-    fs.mkdirSync(path.join(dir, 'outbox'));
-    const config = path.join(dir, 'config.yaml');
-    fs.writeFileSync(
-      config,
-      stringify({ booth: { id: 'FB-BENCH', country: 'US' }, state_dir: path.join(dir, 'state'), uploads: { watch_dir: path.join(dir, 'outbox'), url: receiver.urlTemplate }, opensearch: { url: standIn.url } }),
-    );
-    const [agent, empty, job] = await Promise.all([
-      idleProcess(minutes, [AGENT, 'run', '--config', config]),
-      idleProcess(minutes, [FLOOR_EMPTY]),
-      idleProcess(minutes, [FLOOR_JOB, `${standIn.url}/_bulk`, path.join(dir, 'floor.db')]),
-    ]);
-    return { agent, empty, job };
+    return await idleProcess(minutes, [AGENT, 'run', '--config', writeIdleConfig(dir, receiver, standIn)]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The config of an idle agent in `dir`: its state and an empty watch folder there. */
+export function writeIdleConfig(dir: string, receiver: { urlTemplate: string }, standIn: { url: string }): string {
+  fs.mkdirSync(path.join(dir, 'outbox'), { recursive: true });
+  const config = path.join(dir, 'config.yaml');
+  fs.writeFileSync(
+    config,
+    stringify({ booth: { id: 'FB-BENCH', country: 'US' }, state_dir: path.join(dir, 'state'), uploads: { watch_dir: path.join(dir, 'outbox'), url: receiver.urlTemplate }, opensearch: { url: standIn.url } }),
+  );
+  return config;
 }
 
 export async function networkBenchmarks(opts: { idleMinutes: number }): Promise<Result[]> {
@@ -102,15 +106,12 @@ export async function networkBenchmarks(opts: { idleMinutes: number }): Promise<
   const standIn = await OpenSearchStandIn.start();
   try {
     const cycle = await probeCycle(receiver, standIn);
-    const { agent: idle, empty, job } = await idleRuns(opts.idleMinutes, receiver, standIn);
+    const idle = await idleAgent(opts.idleMinutes, receiver, standIn);
     return [
       { name: 'CPU of one probe cycle (interface facts + 3 loopback probes + gateway ping, children included)', value: cycle, unit: 'ms' },
       { name: `idle agent CPU over ${opts.idleMinutes} min, default intervals (bundled, deploy/booth-agent.env)`, value: idle.cpuPct, unit: '% of a core', target: { op: '<', value: 0.3 } },
       { name: `idle agent peak RSS over those ${opts.idleMinutes} min`, value: idle.peakRss, unit: 'MB', target: { op: '<=', value: 80 } },
       { name: 'idle agent RSS at the end', value: idle.endRss, unit: 'MB', target: { op: '<', value: 55 } },
-      { name: "Node's floor: an empty ES module, same flags, RSS at the end", value: empty.endRss, unit: 'MB' },
-      { name: 'the floor of the job: bench/floor/minimal-job.mjs (SQLite, gzip, node:https, a POST every 30 s), RSS at the end', value: job.endRss, unit: 'MB' },
-      { name: 'the idle agent above the floor of the job', value: idle.endRss - job.endRss, unit: 'MB' },
     ];
   } finally {
     await receiver.close();

@@ -1,9 +1,9 @@
 // `npm run bench`: runs the benchmarks and prints one table. Options:
 //   --backlog N   documents in the large-backlog benchmark (default 1,000,000)
 //   --drain N     documents in the drain benchmark (default 200,000)
-//   --only NAME   buffer | drain | upload | network | report (report needs Java and Maven: a real
+//   --only NAME   buffer | drain | upload | network | memory | report (report needs Java and Maven: a real
 //                 OpenSearch, $OPENSEARCH_URL or npm run opensearch's)
-//   --idle-minutes N   how long the idle agent is watched (default 5; 2 with --peers)
+//   --idle-minutes N   how long the idle agent (and the memory ladder) is watched (default 5; 2 with --peers)
 //   --peers       only the comparison with peers (bench/peers.bench.ts): drain vs rsyslog's
 //                 omelasticsearch, uploads vs curl -T, idle CPU/RSS vs rsyslogd; see BENCHMARKS.md
 //   --peer-docs N documents in the peer drain backlog (default 200,000)
@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { bufferBenchmarks } from './buffer.bench.ts';
 import { drainBenchmarks } from './drain.bench.ts';
+import { memoryBenchmarks } from './memory.bench.ts';
 import { networkBenchmarks } from './network.bench.ts';
 import { peersBenchmarks } from './peers.bench.ts';
 import { reportBenchmarks } from './report.bench.ts';
@@ -27,6 +28,7 @@ if (all || values.only === 'buffer') results.push(...(await bufferBenchmarks({ b
 if (all || values.only === 'drain') results.push(...(await drainBenchmarks({ backlog: Number(values.drain) })));
 if (all || values.only === 'upload') results.push(...(await uploadBenchmarks({ files: 10, fileMb: 100 })));
 if (all || values.only === 'network') results.push(...(await networkBenchmarks({ idleMinutes: Number(values['idle-minutes'] ?? '5') })));
+if (all || values.only === 'memory') results.push(...(await memoryBenchmarks({ idleMinutes: Number(values['idle-minutes'] ?? '5') })));
 if (all || values.only === 'report') results.push(...(await reportBenchmarks({ runs: 3 })));
 printTable(results);
 const missed = results.filter((r) => !met(r));

@@ -5,7 +5,7 @@
 // (esbuild's keep-names costs another 6 MB); the source map beside the bundle turns stack traces
 // back into our file names when Node runs with --enable-source-maps.
 // Beside it, booth-agent-host-facts.mjs: the host-facts child, the one place systeminformation runs.
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -80,16 +80,14 @@ export default http2;`,
 };
 
 /**
- * `version` overrides package.json's in the agent (a tarball built with `--version`). Writes
- * `outfile` and, beside it, the host-facts child; returns esbuild's account of what went into each.
+ * How every module a booth runs is built: one minified ES module per entry, JavaScript dependencies
+ * inside, better-sqlite3 outside, the lazy node:http, node:http2 and web globals. The benchmark that
+ * measures what each library costs (bench/memory.bench.ts) builds its steps with these same options.
  */
-export async function bundle(outfile = BUNDLE, version?: string): Promise<Metafile> {
-  const result = await build({
-    entryPoints: {
-      [path.basename(outfile, '.mjs')]: fileURLToPath(new URL('../agent/cli/main.ts', import.meta.url)),
-      [path.basename(HOST_FACTS_CHILD, '.mjs')]: fileURLToPath(new URL('../agent/sources/host-facts/collect.ts', import.meta.url)),
-    },
-    outdir: path.dirname(outfile),
+export function bundleOptions(entryPoints: Record<string, string>, outdir: string, version?: string): BuildOptions {
+  return {
+    entryPoints,
+    outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
@@ -112,6 +110,18 @@ export async function bundle(outfile = BUNDLE, version?: string): Promise<Metafi
     },
     plugins: [httpWithoutUndici, lazyHttp2],
     logLevel: 'warning',
-  });
-  return result.metafile;
+  };
+}
+
+/**
+ * `version` overrides package.json's in the agent (a tarball built with `--version`). Writes
+ * `outfile` and, beside it, the host-facts child; returns esbuild's account of what went into each.
+ */
+export async function bundle(outfile = BUNDLE, version?: string): Promise<Metafile> {
+  const entryPoints = {
+    [path.basename(outfile, '.mjs')]: fileURLToPath(new URL('../agent/cli/main.ts', import.meta.url)),
+    [path.basename(HOST_FACTS_CHILD, '.mjs')]: fileURLToPath(new URL('../agent/sources/host-facts/collect.ts', import.meta.url)),
+  };
+  const result = await build(bundleOptions(entryPoints, path.dirname(outfile), version));
+  return result.metafile!;
 }
