@@ -3,6 +3,9 @@
 // against what it sent) and never parsing a document's source. A shipper's drain against it measures
 // the shipper, not the sink — the faithful stand-in (test/support/opensearch.ts) parses and stores
 // every document as OpenSearch would, and is near its own limit at ~60k docs/s on this machine.
+// Like OpenSearch, it answers only the fields a request's `filter_path` asks for: a shipper that
+// asks for less reads less (booth-agent asks for the items' status and errors; rsyslog asks nothing
+// and gets every field).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
@@ -11,6 +14,8 @@ const ACTION = /^\s*\{\s*"(create|index)"/;
 const FIELD = (name: string) => new RegExp(`"${name}"\\s*:\\s*"([^"]*)"`);
 const INDEX = FIELD('_index');
 const ID = FIELD('_id');
+/** The fields of an item's answer, as OpenSearch gives them for a document created. */
+const ITEM_FIELDS = ['_index', '_id', '_version', 'result', 'status'];
 
 export class NullBulk {
   readonly url: string;
@@ -52,31 +57,64 @@ export class NullBulk {
       if (req.method !== 'POST' || !req.url?.includes('_bulk')) return this.send(res, 200, '{"version":{"number":"2.19.6","distribution":"opensearch"},"tagline":"null sink"}');
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
+      const filter = filterOf(req.url);
+      // Which item fields the filter keeps depends only on the op: worked out once per request.
+      const shown = new Map<string, Set<string>>();
+      const fieldsFor = (op: string) => shown.get(op) ?? shown.set(op, new Set(ITEM_FIELDS.filter((f) => kept(filter, ['items', op, f])))).get(op)!;
       const items: string[] = [];
       let start = 0;
       let action = true;
       while (start < body.length) {
         let end = body.indexOf(10, start);
         if (end === -1) end = body.length;
-        if (action && end > start) items.push(this.item(body.toString('latin1', start, end)));
+        if (action && end > start) items.push(this.item(body.toString('latin1', start, end), fieldsFor));
         if (end > start) action = !action;
         start = end + 1;
       }
-      this.send(res, 200, `{"took":0,"errors":false,"items":[${items.join(',')}]}`);
+      const head = [kept(filter, ['took']) ? '"took":0' : '', kept(filter, ['errors']) ? '"errors":false' : ''].filter(Boolean);
+      this.send(res, 200, `{${[...head, `"items":[${items.join(',')}]`].join(',')}}`);
     });
   }
 
-  private item(line: string): string {
+  private item(line: string, fieldsFor: (op: string) => Set<string>): string {
     const m = ACTION.exec(line);
     const op = m?.[1] ?? 'index';
     const index = INDEX.exec(line)?.[1] ?? 'unknown';
     const id = ID.exec(line)?.[1];
     this.created.set(index, (this.created.get(index) ?? 0) + 1);
-    return `{"${op}":{"_index":"${index}"${id === undefined ? '' : `,"_id":"${id}"`},"_version":1,"result":"created","status":201}}`;
+    const fields = fieldsFor(op);
+    const shown = [
+      fields.has('_index') ? `"_index":"${index}"` : '',
+      fields.has('_id') && id !== undefined ? `"_id":"${id}"` : '',
+      fields.has('_version') ? '"_version":1' : '',
+      fields.has('result') ? '"result":"created"' : '',
+      fields.has('status') ? '"status":201' : '',
+    ];
+    return `{"${op}":{${shown.filter(Boolean).join(',')}}}`;
   }
 
   private send(res: http.ServerResponse, status: number, body: string): void {
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }
+}
+
+/** A request's `filter_path` as dotted paths split into segments, or undefined: every field. */
+function filterOf(url: string | undefined): string[][] | undefined {
+  const value = new URL(url ?? '/', 'http://null').searchParams.get('filter_path');
+  return value ? value.split(',').map((f) => f.trim().split('.')) : undefined;
+}
+
+/** Whether `filter` keeps the field at `path` (arrays add no segment; `*` is one segment, `**` any number). */
+function kept(filter: string[][] | undefined, path: string[]): boolean {
+  return filter === undefined || filter.some((f) => matches(f, path));
+}
+
+function matches(filter: string[], path: string[]): boolean {
+  // A filter that ends at an ancestor keeps the whole subtree.
+  if (filter.length === 0) return true;
+  if (path.length === 0) return false;
+  const [head, ...rest] = filter;
+  if (head === '**') return matches(rest, path) || matches(filter, path.slice(1));
+  return (head === '*' || head === path[0]) && matches(rest, path.slice(1));
 }

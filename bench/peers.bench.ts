@@ -52,9 +52,27 @@ export interface PeersOptions {
   idleMinutes: number;
   /** Only the drains (stand-in and null sink), not the uploads and the idle comparison. */
   drainOnly?: boolean;
+  /** Only booth-agent's drains to the null sink (gzip, then uncompressed), each run's figures: for quick iterations. */
+  nullOnly?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Writes the copy of the backlog just made to disk before a drain, rather than during it. */
+function settleDisk(): void {
+  execFileSync('sync');
+}
+
+/**
+ * After the backlog is built, the file system is left a few seconds to finish with it. Without
+ * this pause the first drain of a run, whichever side ran it, took twice as long as the rest at
+ * the same CPU, neither side busy: waiting on the disk, it seems (the machine measured has ext4
+ * mounted with `discard`, still freeing the blocks of the build's WAL resets; `sync` alone did not help).
+ */
+async function settleAfterBuild(): Promise<void> {
+  settleDisk();
+  await sleep(6000);
+}
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -131,6 +149,7 @@ async function rsyslogDrain(docsFile: string, docs: number, sink: SinkKind): Pro
   try {
     const input = path.join(dir, 'docs.ndjson');
     fs.copyFileSync(docsFile, input);
+    settleDisk();
     const started = performance.now();
     const { child, stderr } = startRsyslog(dir, input, Number(new URL(standIn.url).port));
     try {
@@ -192,12 +211,18 @@ async function rsyslogIdle(minutes: number): Promise<{ cpuPct: number; peakRss: 
 
 // ----- booth-agent
 
-/** The backlog: `docs` upload documents in a buffer, and the same documents as `booth-agent export` prints them. */
-async function makeBacklog(root: string, docs: number): Promise<{ stateDir: string; docsFile: string }> {
+/** The backlog: `docs` upload documents in a buffer. */
+function makeBuffer(root: string, docs: number): string {
   const stateDir = path.join(root, 'state');
   const buffer = DocumentBuffer.open({ stateDir, maxSizeBytes: 2e9, maxAgeMs: 30 * 86_400_000, booth: BOOTH });
   for (let n = 0; n < docs; n += 1000) buffer.record(Array.from({ length: Math.min(1000, docs - n) }, (_, i) => sampleDoc('booth.upload', n + i)));
   buffer.close();
+  return stateDir;
+}
+
+/** The backlog in a buffer, and the same documents as `booth-agent export` prints them. */
+async function makeBacklog(root: string, docs: number): Promise<{ stateDir: string; docsFile: string }> {
+  const stateDir = makeBuffer(root, docs);
   fs.mkdirSync(path.join(root, 'outbox'));
   const config = path.join(root, 'export.yaml');
   fs.writeFileSync(config, stringify({ booth: { id: BOOTH.id, country: BOOTH.country }, state_dir: stateDir, uploads: { watch_dir: path.join(root, 'outbox'), url: 'http://127.0.0.1:9/{file}' } }));
@@ -220,6 +245,7 @@ async function agentDrain(backlogState: string, docs: number, compression: 'gzip
   try {
     const stateDir = path.join(dir, 'state');
     fs.cpSync(backlogState, stateDir, { recursive: true });
+    settleDisk();
     const config = writeDrainConfig(dir, stateDir, { url: standIn.url, compression, batch: { max_docs: 1000 } });
     const started = performance.now();
     const child = spawn(process.execPath, [AGENT, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...serviceEnvironment() } });
@@ -240,8 +266,29 @@ async function agentDrain(backlogState: string, docs: number, compression: 'gzip
 
 const k = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(n >= 10 ? 1 : 2));
 
+/** booth-agent's drains to the null sink alone, every run reported (no rsyslog, no stand-in). */
+async function agentNullDrains(opts: PeersOptions): Promise<Result[]> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-null-backlog-'));
+  const results: Result[] = [];
+  try {
+    const stateDir = makeBuffer(root, opts.docs);
+    await settleAfterBuild();
+    for (let i = 0; i < opts.runs; i++) {
+      for (const compression of ['gzip', 'none'] as const) {
+        const r = await agentDrain(stateDir, opts.docs, compression, 'null');
+        const cpu = (r.cpuSeconds * 100_000) / opts.docs;
+        results.push({ name: `run ${i + 1}, null sink, booth-agent ${compression}: CPU ${cpu.toFixed(2)} s/100k docs, peak RSS ${r.peakRssMb.toFixed(0)} MB`, value: opts.docs / r.seconds, unit: 'docs/s' });
+      }
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  return results;
+}
+
 export async function peersBenchmarks(opts: PeersOptions): Promise<Result[]> {
   requireBuiltAgent();
+  if (opts.nullOnly) return agentNullDrains(opts);
   const rsyslogVersion = ensureRsyslog();
   const cpu = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.arch();
   const osName = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os.type();
@@ -251,6 +298,7 @@ export async function peersBenchmarks(opts: PeersOptions): Promise<Result[]> {
   const results: Result[] = [];
   try {
     const { stateDir, docsFile } = await makeBacklog(root, opts.docs);
+    await settleAfterBuild();
     const label = `${opts.docs.toLocaleString('en-US')} docs`;
     const gzip: DrainRun[] = [];
     const plain: DrainRun[] = [];

@@ -8,6 +8,7 @@
 //                 omelasticsearch, uploads vs curl -T, idle CPU/RSS vs rsyslogd; see BENCHMARKS.md
 //   --peer-docs N documents in the peer drain backlog (default 200,000)
 //   --drain-only  with --peers: only the drains (to the faithful stand-in and to the null _bulk sink)
+//   --null-only   with --peers: only booth-agent's drains to the null _bulk sink, every run's figures
 //   --runs N      runs of each peer drain and upload comparison; medians are printed (default 3)
 import { parseArgs } from 'node:util';
 import { bufferBenchmarks } from './buffer.bench.ts';
@@ -19,10 +20,10 @@ import { reportBenchmarks } from './report.bench.ts';
 import { uploadBenchmarks } from './upload.bench.ts';
 import { met, printTable, type Result } from './table.ts';
 
-const { values } = parseArgs({ options: { backlog: { type: 'string', default: '1000000' }, drain: { type: 'string', default: '200000' }, only: { type: 'string' }, 'idle-minutes': { type: 'string' }, peers: { type: 'boolean', default: false }, 'drain-only': { type: 'boolean', default: false }, 'peer-docs': { type: 'string', default: '200000' }, runs: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { backlog: { type: 'string', default: '1000000' }, drain: { type: 'string', default: '200000' }, only: { type: 'string' }, 'idle-minutes': { type: 'string' }, peers: { type: 'boolean', default: false }, 'drain-only': { type: 'boolean', default: false }, 'null-only': { type: 'boolean', default: false }, 'peer-docs': { type: 'string', default: '200000' }, runs: { type: 'string', default: '3' } } });
 const results: Result[] = [];
 console.log(`booth-agent benchmarks on ${process.platform}-${process.arch}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
-if (values.peers) results.push(...(await peersBenchmarks({ docs: Number(values['peer-docs']), runs: Number(values.runs), idleMinutes: Number(values['idle-minutes'] ?? '2'), drainOnly: values['drain-only'] })));
+if (values.peers) results.push(...(await peersBenchmarks({ docs: Number(values['peer-docs']), runs: Number(values.runs), idleMinutes: Number(values['idle-minutes'] ?? '2'), drainOnly: values['drain-only'], nullOnly: values['null-only'] })));
 const all = !values.peers && !values.only;
 if (all || values.only === 'buffer') results.push(...(await bufferBenchmarks({ backlog: Number(values.backlog) })));
 if (all || values.only === 'drain') results.push(...(await drainBenchmarks({ backlog: Number(values.drain) })));

@@ -223,6 +223,7 @@ function sinkSettings(url: URL, over: { tls: TlsSettings; auth?: AuthSettings; g
     maxBytes: 5_000_000,
     intervalMs: 5_000,
     requestTimeoutMs: 5_000,
+    concurrency: 1,
     minDelayMs: 1_000,
     maxDelayMs: 60_000,
     heartbeatIntervalMs: 30_000,

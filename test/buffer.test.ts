@@ -26,7 +26,7 @@ test('records survive close and reopen, and lease returns them as stored JSON', 
   t.after(() => buf.close());
   const leased = buf.lease(10, 1e6);
   assert.deepEqual(leased.map((l) => l.eventId), docs.map((d) => d.event.id));
-  assert.deepEqual(JSON.parse(leased[0]!.body), docs[0]);
+  assert.deepEqual(JSON.parse(leased[0]!.body.toString()), docs[0]);
   assert.equal(leased[0]!.timestamp, docs[0]!['@timestamp']);
   assert.equal(leased[0]!.dataset, 'booth.upload');
 });

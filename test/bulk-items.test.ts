@@ -15,7 +15,7 @@ function batch(n: number): LeasedDoc[] {
     eventId: `0190c0de-0000-7000-8000-${String(i).padStart(12, '0')}`,
     dataset: 'booth.heartbeat',
     timestamp: '2026-12-06T08:00:00.000Z',
-    body: '{}',
+    body: Buffer.from('{}'),
     attempts: 0,
     recordedAt: 0,
   }));

@@ -129,6 +129,11 @@ const BAD: BadCase[] = [
     ],
   },
   {
+    name: 'requests in flight out of range (opensearch.concurrency: 0)',
+    config: (f) => cfg(f, { opensearch: { concurrency: 0 } }),
+    problems: () => [{ path: 'opensearch.concurrency', includes: [], exact: 'opensearch.concurrency: expected an integer from 1 to 4, got 0' }],
+  },
+  {
     name: 'a fraction where an integer is expected (uploads.retry.attempts: 2.5)',
     config: (f) => cfg(f, { uploads: { retry: { attempts: 2.5 } } }),
     problems: () => [{ path: 'uploads.retry.attempts', includes: ['expected an integer from 1 to 100', 'got 2.5'] }],

@@ -5,7 +5,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import Database from 'better-sqlite3';
 import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { checkInSteps } from '../agent/buffer/check.ts';
+import { prepare } from '../agent/buffer/statements.ts';
 import { validateDocument } from '../shared/documents/validate.ts';
 import { SYNC_CHECK_MAX_BYTES } from '../agent/buffer/open.ts';
 import { collect, runAgentUntilStarted, runCli, startCli } from './support/cli.ts';
@@ -115,7 +118,7 @@ test('a batch in flight when the database is replaced: its answer does not touch
   t.after(() => big.close());
   const inFlight = big.lease(500, 1e9);
   assert.equal(inFlight.length, 500);
-  assert.notEqual(await big.checkInBackground(), 'ok');
+  assert.notEqual(await big.checkInBackground({ deferMs: 0 }), 'ok');
   const fresh = Array.from({ length: 600 }, (_, i) => sampleDoc('booth.upload', 10_000 + i));
   big.record(fresh);
   const queued = big.stats().queued;
@@ -129,6 +132,37 @@ test('a batch in flight when the database is replaced: its answer does not touch
   assert.equal(big.stats().queued, queued, 'every document is still there');
   const ids = new Set([...big.documents({ dataset: 'booth.upload' })].map((e) => JSON.parse(e.body).event.id as string));
   assert.ok(fresh.every((d) => ids.has(d.event.id)));
+});
+
+test('the background check waits while a sink drains (holds a lease), then reads on and finds the damage', { timeout: 60_000 }, async (t) => {
+  const big = openBuffer(damagedLargeDatabase(t));
+  t.after(() => big.close());
+  const inFlight = big.lease(500, 1e9);
+  let result: string | undefined;
+  const check = big.checkInBackground().then((r) => (result = r));
+  // Long enough for the whole file to be read were the check not waiting (a few poll intervals).
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(result, undefined, 'nothing found while the drain runs: nothing read');
+  big.settle({ release: inFlight.map((d) => d.seq) });
+  assert.notEqual(await check, 'ok');
+  assert.equal(stateResets(big).length, 1);
+});
+
+test('checkInSteps: while draining it reads nothing, however long; past its deferral it reads on regardless', { timeout: 60_000 }, async (t) => {
+  const dir = damagedLargeDatabase(t);
+  const db = new Database(path.join(dir, 'buffer.db'));
+  t.after(() => db.close());
+  const stmts = prepare(db);
+  let draining = true;
+  let polls = 0;
+  let settled = false;
+  const check = checkInSteps(db, stmts, () => (polls++, draining)).finally(() => (settled = true));
+  await waitUntil(() => polls >= 4, 10_000, () => `the check looked ${polls} times`);
+  assert.equal(settled, false, 'still waiting');
+  draining = false;
+  await assert.rejects(check, (err: Error & { code?: string }) => err.code?.startsWith('SQLITE_CORRUPT') === true);
+  // With no time left to wait, a drain does not hold it up.
+  await assert.rejects(checkInSteps(db, stmts, () => true, { deferMs: 0 }), (err: Error & { code?: string }) => err.code?.startsWith('SQLITE_CORRUPT') === true);
 });
 
 test("the reviewer's reset: damage found by the answer to a batch in flight keeps the state_reset event, recovers what the file still holds and tells status", (t) => {

@@ -13,11 +13,13 @@ import { rowCost, sizeBudget, type SizeBudget } from './bounds.ts';
 import { DatabaseBusyError, DiskFullError, isBusy, isCorruption, isDiskFull } from './errors.ts';
 import { DB_FILE, fileSize, openDatabase, openReadOnly, replaceDatabase, SYNC_CHECK_MAX_BYTES, type Db, type Reset } from './open.ts';
 import { deleteExpired, deleteOldest } from './drops.ts';
-import { DATASET_OF_PRIORITY, HEARTBEAT_PRIORITY, priorityOfSeq, SEND_ORDER, seqRange } from './priority.ts';
+import { DATASET_OF_PRIORITY, HEARTBEAT_PRIORITY, priorityOfSeq, seqRange } from './priority.ts';
 import { restore } from './restore.ts';
 import { STATE_KEYS } from './state-keys.ts';
 import { UploadLedger, type LedgerBooking, type LedgerEntry } from './upload-ledger.ts';
-import { claimSeqs, prepare, toRow, toUploadRow, type OutboxRow, type Row, type Statements, uploadParams } from './statements.ts';
+import { claimSeqs, prepare, toRow, toUploadRow, type Row, type Statements, uploadParams } from './statements.ts';
+import { deleteDocuments, readBatch } from './outbox.ts';
+import { checkInSteps, type CheckSteps } from './check.ts';
 import type { BookingRow, BufferOptions, BufferStats, DeadLetterFacts, DropReason, LeasedDoc, ResetFacts, Settlement, StateWriter, UploadRow, UploadTotals } from './types.ts';
 
 export type * from './types.ts';
@@ -70,29 +72,16 @@ export class DocumentBuffer {
 
   /**
    * A large file is not fully checked at open (quick_check reads all of it: ~9 s for a million
-   * documents). Instead the small tables are quick_checked now, and the outbox and dead letters
-   * are read through in small steps between other work, so a damaged page is found without
-   * holding up the start or costing memory (a worker thread would add ~40 MB). A corrupt file is
-   * moved aside like one found at open. Resolves to "ok" or what was found.
+   * documents). Instead the small tables are quick_checked, and the outbox and dead letters are
+   * read through in small steps between other work, after a drain in progress (check.ts), so a
+   * damaged page is found without holding up the start or costing memory (a worker thread would
+   * add ~40 MB). A corrupt file is moved aside like one found at open. Resolves to "ok" or what
+   * was found.
    */
-  async checkInBackground(stepRows = 2000): Promise<string> {
+  async checkInBackground(steps: CheckSteps = {}): Promise<string> {
     if ((this.opts.check ?? true) === false || fileSize(this.file) <= SYNC_CHECK_MAX_BYTES) return 'ok';
     try {
-      for (const table of ['state', 'queue', 'uploads', 'bookings']) {
-        const result = String(this.db.pragma(`quick_check(${table})`, { simple: true }));
-        if (result !== 'ok') throw Object.assign(new Error(`quick_check(${table}): ${result}`), { code: 'SQLITE_CORRUPT' });
-      }
-      for (const stmt of [this.stmts.scanOutbox, this.stmts.scanDead]) {
-        let after = -1;
-        for (;;) {
-          if (!this.db.open) return 'check stopped';
-          const rows = stmt.all(after, stepRows) as { seq: number }[];
-          if (rows.length === 0) break;
-          after = rows[rows.length - 1]!.seq;
-          await new Promise((r) => setImmediate(r));
-        }
-      }
-      return 'ok';
+      return (await checkInSteps(this.db, this.stmts, () => this.leased.size > 0, steps)) ? 'ok' : 'check stopped';
     } catch (err) {
       if (!isCorruption(err)) throw err;
       if (this.db.open) this.restartFresh(err);
@@ -253,22 +242,10 @@ export class DocumentBuffer {
 
   // ── leasing ────────────────────────────────────────────────────────────────────────────────
 
-  /** The next batch to send: the heartbeat lane first, then by priority and age. */
+  /** The next batch to send: the heartbeat lane first, then by priority and age (outbox.ts). */
   lease(maxDocs: number, maxBytes: number): LeasedDoc[] {
     return this.guard(() => {
-      const now = this.now();
-      const leased = this.leasedJson();
-      const out: LeasedDoc[] = [];
-      let bytes = 0;
-      outer: for (const priority of SEND_ORDER) {
-        // all() rather than iterate(): half the time per row, and LIMIT bounds what is read past maxBytes.
-        for (const r of this.stmts.ready.all(...seqRange(priority), now, leased, maxDocs - out.length) as OutboxRow[]) {
-          if (out.length > 0 && bytes + r.bytes > maxBytes) break outer;
-          out.push({ seq: r.seq, eventId: r.event_id, dataset: r.dataset, timestamp: r.timestamp, body: r.body, attempts: r.attempts, recordedAt: r.recorded_at });
-          bytes += r.bytes;
-          if (out.length >= maxDocs) break outer;
-        }
-      }
+      const out = readBatch(this.stmts, this.leased, this.now(), maxDocs, maxBytes);
       for (const d of out) this.leased.add(d.seq);
       return out;
     });
@@ -284,14 +261,16 @@ export class DocumentBuffer {
 
   /** Records what happened to leased documents, in one durable transaction. */
   settle(settlement: Settlement): void {
-    // Every number named ends its lease (ending one that is not held changes nothing).
-    const all = [...(settlement.delivered ?? []), ...(settlement.retry ?? []).map((r) => r.seq), ...(settlement.dead ?? []).map((d) => d.seq), ...(settlement.release ?? [])];
     try {
       // What the lease holds is judged again inside guard: if the database is found corrupt and
       // replaced on the way, the leases are gone and the retry must touch nothing in the fresh file.
       this.guard(() => this.writeSettlement(this.leasedOnly(settlement)));
     } finally {
-      for (const seq of all) this.leased.delete(seq);
+      // Every number named ends its lease (ending one that is not held changes nothing).
+      for (const seq of settlement.delivered ?? []) this.leased.delete(seq);
+      for (const r of settlement.retry ?? []) this.leased.delete(r.seq);
+      for (const d of settlement.dead ?? []) this.leased.delete(d.seq);
+      for (const seq of settlement.release ?? []) this.leased.delete(seq);
     }
     // A heartbeat handed back may now sit beside a newer one: keep only the newest unsent heartbeat.
     const handedBack = [...(settlement.release ?? []), ...(settlement.retry ?? []).map((r) => r.seq)];
@@ -307,7 +286,7 @@ export class DocumentBuffer {
       .transaction(() => {
         const now = this.now();
         if (s.delivered?.length) {
-          this.stmts.deleteOutbox.run(JSON.stringify(s.delivered));
+          deleteDocuments(this.stmts, s.delivered);
           const total = (this.getStateIn<number>(COUNTERS.deliveredTotal) ?? 0) + s.delivered.length;
           this.stmts.setState.run(COUNTERS.deliveredTotal, JSON.stringify(total));
           this.stmts.setState.run(COUNTERS.lastDeliveredAt, JSON.stringify(now));

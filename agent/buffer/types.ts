@@ -35,8 +35,11 @@ export interface LeasedDoc {
   dataset: Dataset;
   /** The document's @timestamp, which picks its monthly index. */
   timestamp: string;
-  /** The document as JSON text, ready to be put into a request body. */
-  body: string;
+  /**
+   * The document as JSON text (UTF-8), ready to be put into a request body: a view into the one
+   * buffer its batch was read into.
+   */
+  body: Buffer;
   attempts: number;
   recordedAt: number;
 }

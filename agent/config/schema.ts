@@ -132,6 +132,10 @@ export const configSchema = z.strictObject({
         })
         .prefault(EMPTY),
       request_timeout: duration(SECOND, 10 * MINUTE, { default: '30s', doc: 'one request, start to end' }),
+      concurrency: integer(1, 4, {
+        default: 2,
+        doc: 'requests in flight at once while a backlog drains and the cluster takes every request; one at a time whenever it fails or pushes back',
+      }),
       retry: z
         .strictObject({
           min_delay: duration(10, HOUR, { default: '1s', doc: 'first retry delay (exponential, full jitter); the pace a busy cluster\'s 429s start from' }),

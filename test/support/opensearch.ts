@@ -79,6 +79,8 @@ export interface Faults {
   resetRatio?: number;
   /** Delay before answering any request. */
   latencyMs?: number;
+  /** `_bulk` and ingest requests are answered only once this settles (after their body is read): requests held in flight. */
+  hold?: Promise<unknown>;
   /** While true, connections are closed as soon as they arrive (and requests on open ones). */
   down?: boolean;
   /** While true, every request gets 401. */
@@ -2110,6 +2112,10 @@ export class OpenSearchStandIn {
     const latency = this.faults.latencyMs ?? 0;
     if (latency > 0) {
       await this.connections.sleep(latency);
+      if (this.closed) return;
+    }
+    if (writes && this.faults.hold) {
+      await this.faults.hold;
       if (this.closed) return;
     }
     if (this.faults.down) {

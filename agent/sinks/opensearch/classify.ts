@@ -62,12 +62,15 @@ interface BulkItem {
 
 const BULK_ACTIONS = new Set(['create', 'index', 'update', 'delete']);
 
-/** Why this item cannot be a verdict on the document sent as `sentId`, or undefined when it can be. */
-function malformed(wrapper: unknown, sentId: string): string | undefined {
+/** The item of `wrapper` if it can be a verdict on the document sent as `sentId`, else why it cannot. */
+function itemOf(wrapper: unknown, sentId: string): BulkItem | string {
   if (typeof wrapper !== 'object' || wrapper === null || Array.isArray(wrapper)) return 'an item that is not an object';
-  const keys = Object.keys(wrapper);
-  if (keys.length !== 1 || !BULK_ACTIONS.has(keys[0]!)) return `an item keyed ${JSON.stringify(keys).slice(0, 80)}, not one of create, index, update, delete`;
-  const item = (wrapper as Record<string, unknown>)[keys[0]!] as BulkItem | null;
+  // One key, an action's: counted without an array of keys per item (the common case).
+  let action: string | undefined;
+  let keys = 0;
+  for (const key in wrapper) if (Object.hasOwn(wrapper, key) && keys++ === 0) action = key;
+  if (keys !== 1 || !BULK_ACTIONS.has(action!)) return `an item keyed ${JSON.stringify(Object.keys(wrapper)).slice(0, 80)}, not one of create, index, update, delete`;
+  const item = (wrapper as Record<string, unknown>)[action!] as BulkItem | null;
   if (typeof item !== 'object' || item === null) return 'an item without a body';
   const { status } = item;
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || (status >= 300 && status < 400) || status > 599) return `an item with status ${JSON.stringify(status)?.slice(0, 40)}`;
@@ -76,7 +79,7 @@ function malformed(wrapper: unknown, sentId: string): string | undefined {
   if (status >= 400 && status !== 429 && status < 500 && (typeof item.error !== 'object' || item.error === null || typeof item.error.type !== 'string')) {
     return `an item with status ${status} and no error type`;
   }
-  return undefined;
+  return item;
 }
 
 /**
@@ -91,21 +94,26 @@ export function classifyBulkItems(batch: readonly LeasedDoc[], responseBody: str
   if (!Array.isArray(items) || items.length !== batch.length) {
     throw new Error(`_bulk answered ${Array.isArray(items) ? items.length : 'no'} items for ${batch.length} documents`);
   }
-  items.forEach((wrapper, i) => {
-    const problem = malformed(wrapper, batch[i]!.eventId);
-    if (problem) throw new Error(`_bulk answered ${problem} (item ${i + 1} of ${items.length})`);
-  });
+  // Every item is checked before any verdict counts: one that is not a verdict voids the answer.
+  const checked = new Array<BulkItem>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = itemOf(items[i], batch[i]!.eventId);
+    if (typeof item === 'string') throw new Error(`_bulk answered ${item} (item ${i + 1} of ${items.length})`);
+    checked[i] = item;
+  }
   const v: ItemVerdicts = { delivered: [], retry: [], hold: [], dead: [], throttled: false };
-  items.forEach((wrapper: Record<string, BulkItem>, i) => {
+  for (let i = 0; i < checked.length; i++) {
+    const item = checked[i]!;
     const seq = batch[i]!.seq;
-    const item = Object.values(wrapper)[0]!;
     const status = item.status as number;
     const type = typeof item.error?.type === 'string' ? item.error.type : undefined;
-    const reason = typeof item.error?.reason === 'string' ? item.error.reason : '';
-    const error = `${status} ${type ?? ''}: ${reason}`.trim();
     if ((status >= 200 && status < 300) || (status === 409 && type === 'version_conflict_engine_exception')) {
       v.delivered.push(seq);
-    } else if (status === 429 && type === 'cluster_block_exception') {
+      continue;
+    }
+    const reason = typeof item.error?.reason === 'string' ? item.error.reason : '';
+    const error = `${status} ${type ?? ''}: ${reason}`.trim();
+    if (status === 429 && type === 'cluster_block_exception') {
       v.throttled = true;
       v.hold.push({ seq, error });
     } else if (status === 429 || status >= 500) {
@@ -116,7 +124,7 @@ export function classifyBulkItems(batch: readonly LeasedDoc[], responseBody: str
     } else {
       v.dead.push({ seq, reason: error.slice(0, 2000), statusCode: status, ...(type ? { errorType: type } : {}) });
     }
-  });
+  }
   return v;
 }
 

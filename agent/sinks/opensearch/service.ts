@@ -55,10 +55,11 @@ export class OpenSearchService {
 
   constructor(settings: SinkSettings) {
     this.settings = settings;
-    // One socket: one request in flight, so shipping never competes with photo uploads for the uplink.
+    // One socket per request the sink may have in flight (opensearch.concurrency): a second one
+    // only while a backlog drains against a cluster that keeps up.
     this.agents = {
-      http: new http.Agent({ keepAlive: true, maxSockets: 1 }),
-      https: new https.Agent({ keepAlive: true, maxSockets: 1 }),
+      http: new http.Agent({ keepAlive: true, maxSockets: settings.concurrency }),
+      https: new https.Agent({ keepAlive: true, maxSockets: settings.concurrency }),
     };
     const tls = settings.tls;
     this.client = got.extend({

@@ -24,6 +24,8 @@ export interface SinkSettings {
   maxBytes: number;
   intervalMs: number;
   requestTimeoutMs: number;
+  /** Requests in flight at once while a backlog drains and the cluster keeps up (1: one at a time). */
+  concurrency: number;
   minDelayMs: number;
   maxDelayMs: number;
   /** heartbeat.interval: how fresh a delivered heartbeat must be for the booth to yield to others. */
@@ -68,6 +70,7 @@ export function sinkSettings(config: Config, secrets: Secrets): SinkSettings | u
     maxBytes: os.batch.max_bytes,
     intervalMs: os.batch.interval,
     requestTimeoutMs: os.request_timeout,
+    concurrency: os.concurrency,
     minDelayMs: os.retry.min_delay,
     maxDelayMs: os.retry.max_delay,
     heartbeatIntervalMs: config.heartbeat.interval,

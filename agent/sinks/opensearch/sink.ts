@@ -1,48 +1,40 @@
 // The shipping loop for OpenSearch, in both modes: _bulk (mode: bulk) and the Data Prepper /
 // OpenSearch Ingestion HTTP source (mode: ingest).
 //
-//   lease a batch (heartbeat first) → encode → POST → classify → settle
+//   lease a batch (heartbeat first) → encode → POST → classify → settle (delivery.ts)
 //
-// One request in flight. A whole-request failure retries (p-retry): after an outage's exponential
-// backoff with full jitter (5xx, network errors), or at the pace of a busy cluster (429: see
-// pace.ts), and never before the Retry-After the server asked for. After an outage the batch is
-// handed back and leased afresh, so the newest heartbeat leads the first request; a batch a busy
-// cluster refused is kept and sent again as it is unless a heartbeat has been recorded since.
-// Item-level outcomes are settled one by one: delivered (2xx, 409), retried later (429/5xx),
-// held (closed index, blocks), or dead-lettered (400 mapping errors) — a poison document never
-// blocks the rest. A 413, or a 400 in ingest mode, halves the batch until the culprit is alone.
+// A whole-request failure retries (p-retry): after an outage's exponential backoff with full
+// jitter (5xx, network errors), or at the pace of a busy cluster (429: see pace.ts), and never
+// before the Retry-After the server asked for. After an outage the batch is handed back and leased
+// afresh, so the newest heartbeat leads the first request; a batch a busy cluster refused is kept
+// and sent again as it is unless a heartbeat has been recorded since.
+//
+// One loop owns all of that. While the cluster takes every request as fast as the booth sends
+// them, up to opensearch.concurrency - 1 more requests go out beside the loop's own (extra lanes,
+// lanes.ts), so a backlog drains at the speed of the booth's CPU rather than of one round trip
+// at a time. Lanes lease disjoint batches (a leased document is never leased twice) and settle
+// their own. Once anything fails or pushes back, a lane sends nothing more after the request it
+// has in flight (a failed request's documents go straight back to the buffer), and the loop alone
+// carries on at its pace: a struggling cluster never gets more than one request at a time.
 import pRetry from 'p-retry';
-import type { DocumentBuffer, LeasedDoc, Settlement } from '../../buffer/buffer.ts';
+import type { DocumentBuffer, LeasedDoc } from '../../buffer/buffer.ts';
 import { STATE_KEYS } from '../../buffer/state-keys.ts';
 import { redactor, type Logger } from '../../log/logger.ts';
-import { backoffDelay, retryAfterMs, sleep } from '../../backoff.ts';
+import { backoffDelay, sleep } from '../../backoff.ts';
 import type { ClockSkew } from '../clock-skew.ts';
 import type { Sink } from '../sink.ts';
 import { authSecrets } from './auth.ts';
-import { classifyBulkItems, classifyStatus, type WholeVerdict } from './classify.ts';
-import { bulkPath, encodeBulk, encodeIngest } from './encoder.ts';
+import { Delivery, HEARTBEAT, isThrottle, RequestFailed } from './delivery.ts';
+import { Lanes } from './lanes.ts';
 import { Pace } from './pace.ts';
 import { OpenSearchService, type Payload } from './service.ts';
 import type { SinkSettings } from './settings.ts';
-
 
 const POLL_MS = 1000;
 
 interface Prepared {
   batch: LeasedDoc[];
   payload: Payload;
-}
-
-/** A whole request failed: what the server or the network said, and the Retry-After it asked for. */
-class RequestFailed extends Error {
-  override name = 'RequestFailed';
-  readonly verdict: WholeVerdict | { kind: 'network' };
-  readonly retryAfter: number | undefined;
-  constructor(message: string, verdict: WholeVerdict | { kind: 'network' }, retryAfter?: number) {
-    super(message);
-    this.verdict = verdict;
-    this.retryAfter = retryAfter;
-  }
 }
 
 export interface SinkOptions {
@@ -52,21 +44,18 @@ export interface SinkOptions {
   now?: () => number;
 }
 
-const HEARTBEAT = 'booth.heartbeat';
-
 export class OpenSearchSink implements Sink {
   readonly name: string;
   private readonly settings: SinkSettings;
   private readonly buffer: DocumentBuffer;
   private readonly logger: Logger;
-  private readonly clock: ClockSkew;
   private readonly service: OpenSearchService;
   private readonly random: () => number;
   private readonly pollMs: number;
   private readonly now: () => number;
   /** A server may echo our credentials (a 401 quoting them): scrubbed from what is stored for `status`. */
   private readonly scrub: (text: string) => string;
-  /** Aborts sleeps and the request in flight when the stop deadline passes. */
+  /** Aborts sleeps and the requests in flight when the stop deadline passes. */
   private readonly abort = new AbortController();
   private stopping = false;
   private wake: (() => void) | undefined;
@@ -74,16 +63,15 @@ export class OpenSearchSink implements Sink {
   private unsubscribe: (() => void) | undefined;
   /** The pause before each request while the cluster answers 429s (whole requests or items). */
   private readonly pace: Pace;
+  private readonly delivery: Delivery;
+  private readonly lanes: Lanes;
   /** Consecutive failures other than a busy cluster's 429s: the outage backoff's attempt number. */
   private outageAttempts = 0;
-  /** When a request last delivered anything, and a heartbeat (monotonic ms). */
-  private deliveredAt = Number.NEGATIVE_INFINITY;
-  private heartbeatDeliveredAt = Number.NEGATIVE_INFINITY;
   /** A batch a busy cluster refused, still leased and encoded, to send again as it is. */
   private refused: Prepared | undefined;
   private failing = false;
   private waitMs = 0;
-  /** The next full batch, leased and encoded while the current request is in flight. */
+  /** With one request at a time: the next full batch, leased and encoded while the current request is in flight. */
   private next: Promise<Prepared | undefined> | undefined;
 
   constructor(settings: SinkSettings, buffer: DocumentBuffer, logger: Logger, clock: ClockSkew, opts: SinkOptions = {}) {
@@ -91,13 +79,21 @@ export class OpenSearchSink implements Sink {
     this.settings = settings;
     this.buffer = buffer;
     this.logger = logger;
-    this.clock = clock;
     this.service = new OpenSearchService(settings);
     this.random = opts.random ?? Math.random;
     this.pollMs = opts.pollMs ?? POLL_MS;
     this.now = opts.now ?? (() => performance.now());
     this.scrub = redactor(authSecrets(settings.auth)).scrubText;
     this.pace = new Pace({ minDelayMs: settings.minDelayMs, maxDelayMs: settings.maxDelayMs, now: this.now, random: this.random });
+    this.delivery = new Delivery({ name: this.name, settings, buffer, service: this.service, clock, pace: this.pace, logger, random: this.random, now: this.now, signal: this.abort.signal });
+    this.lanes = new Lanes({
+      extra: settings.concurrency - 1,
+      lease: () => this.leaseFull(),
+      send: async (batch, outstanding) => this.delivery.deliver(batch, outstanding, await this.service.payload(this.delivery.encode(batch))),
+      release: (seqs) => this.buffer.settle({ release: seqs }),
+      keepGoing: () => !this.stopping && !this.abort.signal.aborted && this.keepingUp(),
+      failed: (err) => this.laneFailed(err),
+    });
   }
 
   start(): void {
@@ -108,10 +104,11 @@ export class OpenSearchSink implements Sink {
   async stop(deadline: number): Promise<void> {
     this.stopping = true;
     this.wake?.();
-    const finished = await Promise.race([this.loop?.then(() => true), sleep(deadline - Date.now()).then(() => false)]);
+    const stopped = Promise.all([this.loop, this.lanes.settled()]);
+    const finished = await Promise.race([stopped.then(() => true), sleep(deadline - Date.now()).then(() => false)]);
     if (!finished) {
       this.abort.abort();
-      await this.loop;
+      await stopped;
     }
     for (const left of [await this.takeNext(), this.refused]) if (left) this.release(left.batch);
     this.refused = undefined;
@@ -147,7 +144,7 @@ export class OpenSearchSink implements Sink {
         await this.idle(this.waitMs || this.pollMs);
       } else if (!this.stopping) {
         // A busy cluster: wait our turn (0 when it has not pushed back lately).
-        await sleep(this.pace.waitMs(this.heardRecently()), this.abort.signal);
+        await sleep(this.pace.waitMs(this.delivery.heardRecently()), this.abort.signal);
       }
     }
   }
@@ -161,11 +158,15 @@ export class OpenSearchSink implements Sink {
     const outstanding = new Set(batch.map((d) => d.seq));
     let payload = prepared?.payload;
     try {
-      payload ??= await this.service.payload(this.encode(batch));
-      const delivering = this.deliver(batch, outstanding, payload);
-      // While OpenSearch works on this request, lease and encode the next one (a backlog drains
-      // at the speed of the slower side, not of both added up). Still one request in flight.
-      if (!this.stopping && this.keepingUp()) this.next = sleep(2).then(() => this.prepareNext());
+      payload ??= await this.service.payload(this.delivery.encode(batch));
+      const delivering = this.delivery.deliver(batch, outstanding, payload);
+      // While OpenSearch works on this request, the next ones are leased and encoded (a backlog
+      // drains at the speed of the slower side, not of both added up): sent at once by the extra
+      // lanes, or, with one request at a time, kept ready for this loop.
+      if (!this.stopping && this.keepingUp()) {
+        if (this.settings.concurrency > 1) this.lanes.fill();
+        else this.next = sleep(2).then(() => this.prepareNext());
+      }
       await delivering;
     } catch (err) {
       // Hand back the prepared batch too: the retry leases afresh, newest heartbeat first.
@@ -202,19 +203,12 @@ export class OpenSearchSink implements Sink {
 
   /**
    * Whether the cluster takes requests as fast as this booth sends them, so encoding the next
-   * batch ahead is worth it: not before a request has gone through (after a start or a failure,
-   * the first request finds out) and not while it pushes back — a refusal wastes the work.
+   * batch ahead (or sending it beside this one) is worth it: not before a request has gone through
+   * (after a start or a failure, the first request finds out) and not while it pushes back — a
+   * refusal wastes the work, and a busy cluster gets one request at a time at the booth's pace.
    */
   private keepingUp(): boolean {
-    return !this.failing && this.deliveredAt > Number.NEGATIVE_INFINITY && !this.pace.throttled();
-  }
-
-  /**
-   * Whether OpenSearch stored a heartbeat of this booth within the last two heartbeat intervals:
-   * as stale as a lone heartbeat may get while the cluster is busy (leaseReady).
-   */
-  private heardRecently(): boolean {
-    return this.now() - this.heartbeatDeliveredAt < 2 * this.settings.heartbeatIntervalMs;
+    return !this.failing && this.delivery.deliveredAt > Number.NEGATIVE_INFINITY && !this.pace.throttled();
   }
 
   /** A batch to send now, or undefined: nothing queued, or a partial batch still within batch.interval. */
@@ -226,7 +220,7 @@ export class OpenSearchSink implements Sink {
       // While the cluster is busy, a heartbeat alone waits until two heartbeat intervals after
       // the last delivery: one request per booth per interval would be most of a busy cluster's
       // load once a fleet has drained, and "zero booths online" looks at five minutes.
-      const due = this.deliveredAt + 2 * this.settings.heartbeatIntervalMs - this.now();
+      const due = this.delivery.deliveredAt + 2 * this.settings.heartbeatIntervalMs - this.now();
       if (due > 0) {
         this.release(batch);
         this.waitMs = due;
@@ -246,17 +240,22 @@ export class OpenSearchSink implements Sink {
     return batch;
   }
 
-  /** Leases and encodes the next batch if it is full (partial batches wait for their interval). */
-  private async prepareNext(): Promise<Prepared | undefined> {
+  /** A full batch (partial batches wait for their interval, in the loop), or undefined. */
+  private leaseFull(): LeasedDoc[] | undefined {
     const { maxDocs, maxBytes } = this.settings;
     const batch = this.buffer.lease(maxDocs, maxBytes);
     const bytes = batch.reduce((s, d) => s + d.body.length, 0);
-    if (batch.length === 0 || (batch.length < maxDocs && bytes < maxBytes * 0.9)) {
-      if (batch.length > 0) this.release(batch);
-      return undefined;
-    }
+    if (batch.length === maxDocs || (batch.length > 0 && bytes >= maxBytes * 0.9)) return batch;
+    if (batch.length > 0) this.release(batch);
+    return undefined;
+  }
+
+  /** Leases and encodes the next batch if it is full. */
+  private async prepareNext(): Promise<Prepared | undefined> {
+    const batch = this.leaseFull();
+    if (!batch) return undefined;
     try {
-      return { batch, payload: await this.service.payload(this.encode(batch)) };
+      return { batch, payload: await this.service.payload(this.delivery.encode(batch)) };
     } catch (err) {
       this.release(batch);
       throw err;
@@ -274,80 +273,15 @@ export class OpenSearchSink implements Sink {
     return next?.catch(() => undefined);
   }
 
-  private encode(batch: LeasedDoc[]): Buffer {
-    return this.settings.mode === 'bulk' ? encodeBulk(batch, this.settings.indexPrefix) : encodeIngest(batch);
-  }
-
-  private async deliver(batch: LeasedDoc[], outstanding: Set<number>, payload?: Payload): Promise<void> {
-    const bulk = this.settings.mode === 'bulk';
-    const path = bulk ? bulkPath(this.settings.pipeline) : this.settings.ingestPath;
-    let response;
-    try {
-      response = await this.service.post(path, payload ?? this.encode(batch), bulk ? 'application/x-ndjson' : 'application/json', this.abort.signal);
-    } catch (err) {
-      throw new RequestFailed(describeNetworkError(err, this.settings.url), { kind: 'network' });
-    }
-    this.clock.sample(response.date, response.midpointMs, 'the OpenSearch server');
-    const verdict = classifyStatus(this.settings.mode, response.status, response.body);
-    if (verdict.kind === 'retry' || verdict.kind === 'auth') {
-      throw new RequestFailed(verdict.reason, verdict, retryAfterMs(response.retryAfter));
-    }
-    if (verdict.kind === 'split') {
-      if (batch.length === 1) {
-        const d = batch[0]!;
-        this.settle({ dead: [{ seq: d.seq, reason: verdict.reason, statusCode: verdict.status }] }, outstanding);
-        this.logger.warn('document refused; kept as a dead letter', { sink: this.name, event_id: d.eventId, dataset: d.dataset, reason: verdict.reason });
-        return;
-      }
-      const half = Math.ceil(batch.length / 2);
-      await this.deliver(batch.slice(0, half), outstanding);
-      await this.deliver(batch.slice(half), outstanding);
-      return;
-    }
-    if (!bulk) {
-      this.settle({ delivered: batch.map((d) => d.seq) }, outstanding);
-      this.noteDelivered(batch, batch.map((d) => d.seq));
-      this.pace.accepted();
-      return;
-    }
-    let items;
-    try {
-      items = classifyBulkItems(batch, response.body);
-    } catch (err) {
-      throw new RequestFailed(`unreadable _bulk response: ${(err as Error).message}`, { kind: 'retry', reason: 'unreadable response' });
-    }
-    const attemptsOf = new Map(batch.map((d) => [d.seq, d.attempts]));
-    const { minDelayMs, maxDelayMs } = this.settings;
-    this.settle(
-      {
-        delivered: items.delivered,
-        retry: [
-          ...items.retry.map((r) => ({ ...r, delayMs: backoffDelay((attemptsOf.get(r.seq) ?? 0) + 1, minDelayMs, maxDelayMs, this.random) })),
-          ...items.hold.map((r) => ({ ...r, delayMs: maxDelayMs })),
-        ],
-        dead: items.dead,
-      },
-      outstanding,
-    );
-    this.noteDelivered(batch, items.delivered);
-    // The cluster pushed back on some items: be polite to all of it, not just to them.
-    if (items.throttled) this.pace.pushback(false, this.heardRecently());
-    else this.pace.accepted();
-    if (items.dead.length > 0) this.logger.warn('documents refused by OpenSearch; kept as dead letters', { sink: this.name, count: items.dead.length, first: items.dead[0]!.reason });
-    if (items.hold.length > 0) this.logger.warn('OpenSearch refuses documents until an operator acts', { sink: this.name, count: items.hold.length, first: items.hold[0]!.error });
-  }
-
-  private noteDelivered(batch: LeasedDoc[], delivered: readonly number[]): void {
-    if (delivered.length === 0) return;
-    this.deliveredAt = this.now();
-    // A batch holds at most one heartbeat (the lane keeps only the newest unsent one).
-    const heartbeat = batch.find((d) => d.dataset === HEARTBEAT);
-    if (heartbeat && delivered.includes(heartbeat.seq)) this.heartbeatDeliveredAt = this.deliveredAt;
-  }
-
-  private settle(s: Settlement, outstanding: Set<number>): void {
-    this.buffer.settle(s);
-    for (const seq of [...(s.delivered ?? []), ...(s.retry ?? []).map((r) => r.seq), ...(s.dead ?? []).map((d) => d.seq)]) outstanding.delete(seq);
+  /**
+   * An extra lane's request failed (its documents are handed back already): recorded as the loop
+   * records its own, so the lanes stop and the loop finds out at its own pace whether the cluster
+   * is back. A failure that is not a request's (the buffer could not be written) is logged.
+   */
+  private laneFailed(err: unknown): void {
+    if (this.stopping || this.abort.signal.aborted) return;
+    if (err instanceof RequestFailed) this.afterFailure(err, 1);
+    else this.logger.error('shipping loop error', { sink: this.name, error: err });
   }
 
   /** Records the failure for `status` and returns how long to wait before the next attempt. */
@@ -356,7 +290,7 @@ export class OpenSearchSink implements Sink {
     const failed = error instanceof RequestFailed ? error : undefined;
     const auth = failed?.verdict.kind === 'auth';
     const throttle = isThrottle(error);
-    const heard = this.heardRecently();
+    const heard = this.delivery.heardRecently();
     if (throttle) this.pace.pushback(true, heard);
     else if (!auth) this.outageAttempts++;
     // 401/403 will not go away by itself: wait long, and say so. A busy cluster: wait our turn.
@@ -394,28 +328,5 @@ export class OpenSearchSink implements Sink {
       this.wake = done;
       this.abort.signal.addEventListener('abort', done, { once: true });
     });
-  }
-}
-
-/** A 429 of a busy cluster (not a disk-full block): pace, do not back off as from an outage. */
-function isThrottle(err: unknown): boolean {
-  return err instanceof RequestFailed && err.verdict.kind === 'retry' && err.verdict.throttle === true;
-}
-
-function describeNetworkError(err: unknown, url: URL): string {
-  const e = err as { code?: string; message?: string; name?: string };
-  const where = `${url.protocol}//${url.host}`;
-  switch (e.code) {
-    case 'ECONNREFUSED':
-      return `${where} refused the connection (is OpenSearch running?)`;
-    case 'ECONNRESET':
-      return `${where} closed the connection mid-request`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `cannot resolve ${url.hostname}`;
-    case 'ETIMEDOUT':
-      return `${where} did not answer in time`;
-    default:
-      return `${where}: ${e.code ? `${e.code} ` : ''}${e.message ?? String(err)}`;
   }
 }
