@@ -66,8 +66,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   ]);
   logger.info('started', { version: AGENT_VERSION, booth: booth.id, state_dir: config.state_dir, pid: process.pid });
 
-  void buffer.checkInBackground().then((result) => {
-    if (result !== 'ok') logger.error('buffer check found a problem; started a fresh buffer', { result });
+  void buffer.checkInBackground().then((check) => {
+    if (check.kind === 'replaced') logger.error('buffer check found a problem; started a fresh buffer', { result: check.problem });
   });
   buffer.pruneExpired();
   const maintenance = setInterval(() => safely(logger, 'buffer maintenance', () => buffer.pruneExpired()), MAINTENANCE_INTERVAL_MS);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import { DocumentBuffer } from '../agent/buffer/buffer.ts';
+import { DocumentBuffer, type BackgroundCheck } from '../agent/buffer/buffer.ts';
 import { checkInSteps } from '../agent/buffer/check.ts';
 import { prepare } from '../agent/buffer/statements.ts';
 import { validateDocument } from '../shared/documents/validate.ts';
@@ -104,7 +104,7 @@ test('a large database is checked in the background, and a damaged one replaced 
   assert.equal(big.reset, undefined, 'not checked at open');
   const held = big.stats().queued;
   const result = await big.checkInBackground();
-  assert.notEqual(result, 'ok');
+  assert.equal(result.kind, 'replaced');
   assert.equal(stateResets(big).length, 1, 'replaced with a fresh buffer and said so');
   assert.equal(fs.readdirSync(dir).filter((f) => /^buffer\.db\.corrupt-.*Z$/.test(f)).length, 1);
   const recovered = big.stats().queued - 1;
@@ -118,7 +118,7 @@ test('a batch in flight when the database is replaced: its answer does not touch
   t.after(() => big.close());
   const inFlight = big.lease(500, 1e9);
   assert.equal(inFlight.length, 500);
-  assert.notEqual(await big.checkInBackground({ deferMs: 0 }), 'ok');
+  assert.equal((await big.checkInBackground({ deferMs: 0 })).kind, 'replaced');
   const fresh = Array.from({ length: 600 }, (_, i) => sampleDoc('booth.upload', 10_000 + i));
   big.record(fresh);
   const queued = big.stats().queued;
@@ -138,14 +138,25 @@ test('the background check waits while a sink drains (holds a lease), then reads
   const big = openBuffer(damagedLargeDatabase(t));
   t.after(() => big.close());
   const inFlight = big.lease(500, 1e9);
-  let result: string | undefined;
+  let result: BackgroundCheck | undefined;
   const check = big.checkInBackground().then((r) => (result = r));
   // Long enough for the whole file to be read were the check not waiting (a few poll intervals).
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(result, undefined, 'nothing found while the drain runs: nothing read');
   big.settle({ release: inFlight.map((d) => d.seq) });
-  assert.notEqual(await check, 'ok');
+  assert.equal((await check).kind, 'replaced');
   assert.equal(stateResets(big).length, 1);
+});
+
+test('a background check still waiting for a drain when the buffer closes says it stopped: nothing found, nothing replaced', { timeout: 60_000 }, async (t) => {
+  const dir = damagedLargeDatabase(t);
+  const big = openBuffer(dir);
+  big.lease(500, 1e9);
+  const check = big.checkInBackground();
+  await new Promise((r) => setTimeout(r, 600)); // a couple of the check's polls
+  big.close();
+  assert.deepEqual(await check, { kind: 'stopped' });
+  assert.equal(fs.readdirSync(dir).filter((f) => /^buffer\.db\.corrupt-/.test(f)).length, 0, 'the damaged file was not moved aside');
 });
 
 test('checkInSteps: while draining it reads nothing, however long; past its deferral it reads on regardless', { timeout: 60_000 }, async (t) => {

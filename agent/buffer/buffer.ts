@@ -20,7 +20,7 @@ import { UploadLedger, type LedgerBooking, type LedgerEntry } from './upload-led
 import { claimSeqs, prepare, toRow, toUploadRow, type Row, type Statements, uploadParams } from './statements.ts';
 import { deleteDocuments, readBatch } from './outbox.ts';
 import { checkInSteps, type CheckSteps } from './check.ts';
-import type { BookingRow, BufferOptions, BufferStats, DeadLetterFacts, DropReason, LeasedDoc, ResetFacts, Settlement, StateWriter, UploadRow, UploadTotals } from './types.ts';
+import type { BackgroundCheck, BookingRow, BufferOptions, BufferStats, DeadLetterFacts, DropReason, LeasedDoc, ResetFacts, Settlement, StateWriter, UploadRow, UploadTotals } from './types.ts';
 
 export type * from './types.ts';
 
@@ -75,17 +75,19 @@ export class DocumentBuffer {
    * documents). Instead the small tables are quick_checked, and the outbox and dead letters are
    * read through in small steps between other work, after a drain in progress (check.ts), so a
    * damaged page is found without holding up the start or costing memory (a worker thread would
-   * add ~40 MB). A corrupt file is moved aside like one found at open. Resolves to "ok" or what
-   * was found.
+   * add ~40 MB). A corrupt file is moved aside like one found at open. Resolves to what became of
+   * the check: done and sound, stopped because the buffer closed first, or the file replaced.
    */
-  async checkInBackground(steps: CheckSteps = {}): Promise<string> {
-    if ((this.opts.check ?? true) === false || fileSize(this.file) <= SYNC_CHECK_MAX_BYTES) return 'ok';
+  async checkInBackground(steps: CheckSteps = {}): Promise<BackgroundCheck> {
+    if ((this.opts.check ?? true) === false || fileSize(this.file) <= SYNC_CHECK_MAX_BYTES) return { kind: 'ok' };
     try {
-      return (await checkInSteps(this.db, this.stmts, () => this.leased.size > 0, steps)) ? 'ok' : 'check stopped';
+      return (await checkInSteps(this.db, this.stmts, () => this.leased.size > 0, steps)) ? { kind: 'ok' } : { kind: 'stopped' };
     } catch (err) {
       if (!isCorruption(err)) throw err;
-      if (this.db.open) this.restartFresh(err);
-      return (err as Error).message;
+      // Closed meanwhile (the agent stopping): the next open checks the file again.
+      if (!this.db.open) return { kind: 'stopped' };
+      this.restartFresh(err);
+      return { kind: 'replaced', problem: (err as Error).message };
     }
   }
 

@@ -133,3 +133,11 @@ export interface ResetFacts {
   unreadable_pages?: number;
   salvage_error?: string;
 }
+
+/** What became of the background check of a large buffer file (DocumentBuffer.checkInBackground). */
+export type BackgroundCheck =
+  | { kind: 'ok' }
+  /** The buffer closed before the check was done (the agent stopping): nothing was found or changed. */
+  | { kind: 'stopped' }
+  /** Damage was found; the file was moved aside and a fresh buffer started, as at open. */
+  | { kind: 'replaced'; problem: string };
