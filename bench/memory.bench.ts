@@ -22,15 +22,17 @@ const OUT = here('../dist/bench-memory');
 
 interface Step {
   name: string;
-  /** What the entry does on top of the previous step, as the lines of its module. */
+  /** What the step adds, kept by every step after it: imports, lines run before the job, runJob's parts. */
   imports: string[];
-  parts: string[];
   before: string[];
+  parts: string[];
+  /** runJob's parts for this step alone (the first steps switch the job's later parts off). */
+  own?: string[];
 }
 
 const STEPS: Step[] = [
-  { name: 'SQLite (WAL, a row written every 30 s) and a log line', imports: [], parts: ['post: false', 'tls: false'], before: [] },
-  { name: '+ gzip and a keep-alive POST over node:http every 30 s', imports: [], parts: ['tls: false'], before: [] },
+  { name: 'SQLite (WAL, a row written every 30 s) and a log line', imports: [], parts: [], before: [], own: ['post: false', 'tls: false'] },
+  { name: '+ gzip and a keep-alive POST over node:http every 30 s', imports: [], parts: [], before: [], own: ['tls: false'] },
   { name: '+ node:https loaded: the floor of the job (bench/floor/job.ts)', imports: [], parts: [], before: [] },
   { name: '+ got sends the POST', imports: [`import { gotSend } from ${JSON.stringify(here('./floor/steps/got.ts'))};`], parts: ['send: gotSend'], before: [] },
   { name: '+ winston writes the log line', imports: [`import { winstonLog } from ${JSON.stringify(here('./floor/steps/winston.ts'))};`], parts: ['log: winstonLog'], before: [] },
@@ -50,8 +52,7 @@ function entry(k: number): string {
     `import { runJob } from ${JSON.stringify(here('./floor/job.ts'))};`,
     ...steps.flatMap((s) => s.imports),
     ...steps.flatMap((s) => s.before),
-    // post/tls switch parts off only in the steps before the job's floor; later steps add libraries.
-    `runJob({ ${[...steps.slice(0, -1).flatMap((s) => s.parts.filter((p) => !/^(post|tls):/.test(p))), ...steps.at(-1)!.parts].join(', ')} });`,
+    `runJob({ ${[...steps.flatMap((s) => s.parts), ...(steps.at(-1)!.own ?? [])].join(', ')} });`,
     // keep `fs` used in every step
     'void fs;',
   ].join('\n');

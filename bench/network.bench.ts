@@ -57,22 +57,27 @@ function residentParts(pid: number): { anon: number; file: number } {
   return { anon: kb('Anonymous') / 1000, file: (kb('Rss') - kb('Anonymous')) / 1000 };
 }
 
+/** CPU and resident memory of process `pid` over `minutes`, from now (it has started and settled). */
+export async function watchIdle(pid: number, minutes: number): Promise<Idle> {
+  const t0 = performance.now();
+  const c0 = cpuMs(pid);
+  let peakRss = 0;
+  while (performance.now() - t0 < minutes * 60_000) {
+    peakRss = Math.max(peakRss, rssMb(pid));
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const cpuPct = ((cpuMs(pid) - c0) / (performance.now() - t0)) * 100;
+  const parts = residentParts(pid);
+  return { cpuPct, peakRss, endRss: rssMb(pid), endAnon: parts.anon, endFile: parts.file };
+}
+
 /** CPU and resident memory of `node args` with the service's environment, from 15 s after its start for `minutes`. */
 export async function idleProcess(minutes: number, args: string[]): Promise<Idle> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore'], env: { ...process.env, ...serviceEnvironment() } });
   try {
     await new Promise((r) => setTimeout(r, 15_000)); // started, first samples shipped
-    const t0 = performance.now();
-    const c0 = cpuMs(child.pid!);
-    let peakRss = 0;
-    while (performance.now() - t0 < minutes * 60_000) {
-      if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
-      peakRss = Math.max(peakRss, rssMb(child.pid!));
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const cpuPct = ((cpuMs(child.pid!) - c0) / (performance.now() - t0)) * 100;
-    const parts = residentParts(child.pid!);
-    return { cpuPct, peakRss, endRss: rssMb(child.pid!), endAnon: parts.anon, endFile: parts.file };
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
+    return await watchIdle(child.pid!, minutes);
   } finally {
     child.kill('SIGTERM');
     if (child.exitCode === null) await new Promise((r) => child.on('close', r));

@@ -17,7 +17,7 @@ import { OpenSearchStandIn } from '../test/support/opensearch.ts';
 import { NullBulk } from './null-bulk.ts';
 import { median } from '../agent/report/change-points.ts';
 import { AGENT, peakRssKb, requireBuiltAgent, serviceEnvironment, writeDrainConfig } from './agent-process.ts';
-import { cpuMs, networkBenchmarks, rssMb } from './network.bench.ts';
+import { cpuMs, networkBenchmarks, watchIdle, type Idle } from './network.bench.ts';
 import { uploadBenchmarks } from './upload.bench.ts';
 import type { Result } from './table.ts';
 
@@ -182,7 +182,7 @@ async function untilStored(standIn: DrainSink, docs: number, child: ChildProcess
 }
 
 /** An idle rsyslogd with the same input, queue and omelasticsearch action: CPU share and RSS. */
-async function rsyslogIdle(minutes: number): Promise<{ cpuPct: number; peakRss: number; endRss: number }> {
+async function rsyslogIdle(minutes: number): Promise<Idle> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'booth-agent-peer-rsyslog-idle-'));
   const standIn = await OpenSearchStandIn.start();
   try {
@@ -191,15 +191,7 @@ async function rsyslogIdle(minutes: number): Promise<{ cpuPct: number; peakRss: 
     const { child } = startRsyslog(dir, input, Number(new URL(standIn.url).port));
     try {
       await sleep(15_000); // as the agent's idle benchmark: started and settled
-      const t0 = performance.now();
-      const c0 = cpuMs(child.pid!);
-      let peakRss = 0;
-      while (performance.now() - t0 < minutes * 60_000) {
-        peakRss = Math.max(peakRss, rssMb(child.pid!));
-        await sleep(1000);
-      }
-      const cpuPct = ((cpuMs(child.pid!) - c0) / (performance.now() - t0)) * 100;
-      return { cpuPct, peakRss, endRss: rssMb(child.pid!) };
+      return await watchIdle(child.pid!, minutes);
     } finally {
       await stop(child);
     }

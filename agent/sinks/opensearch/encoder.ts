@@ -17,14 +17,13 @@ export function encodeBulk(docs: readonly LeasedDoc[], prefix: string): Buffer {
   let size = 0;
   // A backlog is mostly one kind in one month: the action's head is made once per index.
   let head = '';
-  let headDataset = '';
-  let headMonth = '';
+  let headIndex: string | undefined;
   for (let i = 0; i < docs.length; i++) {
     const d = docs[i]!;
-    if (d.dataset !== headDataset || headMonth.length < 7 || !d.timestamp.startsWith(headMonth)) {
-      head = `{"create":{"_index":${JSON.stringify(indexName(prefix, d.dataset, d.timestamp))},"_id":`;
-      headDataset = d.dataset;
-      headMonth = d.timestamp.slice(0, 7);
+    const index = indexName(prefix, d.dataset, d.timestamp);
+    if (index !== headIndex) {
+      head = `{"create":{"_index":${JSON.stringify(index)},"_id":`;
+      headIndex = index;
     }
     const action = `${head}${JSON.stringify(d.eventId)}}}\n`;
     actions[i] = action;
