@@ -227,11 +227,10 @@ export class OpenSearchSink implements Sink {
         return undefined;
       }
     }
-    if (!this.stopping && batch.length < maxDocs && batch[0]!.dataset !== HEARTBEAT) {
+    if (!this.stopping && !this.isFull(batch) && batch[0]!.dataset !== HEARTBEAT) {
       // A partial batch waits for batch.interval, counted from its oldest document.
       const age = Date.now() - Math.min(...batch.map((d) => d.recordedAt));
-      const bytes = batch.reduce((s, d) => s + d.body.length, 0);
-      if (age >= 0 && age < intervalMs && bytes < maxBytes * 0.9) {
+      if (age >= 0 && age < intervalMs) {
         this.release(batch);
         this.waitMs = intervalMs - age;
         return undefined;
@@ -242,12 +241,16 @@ export class OpenSearchSink implements Sink {
 
   /** A full batch (partial batches wait for their interval, in the loop), or undefined. */
   private leaseFull(): LeasedDoc[] | undefined {
-    const { maxDocs, maxBytes } = this.settings;
-    const batch = this.buffer.lease(maxDocs, maxBytes);
-    const bytes = batch.reduce((s, d) => s + d.body.length, 0);
-    if (batch.length === maxDocs || (batch.length > 0 && bytes >= maxBytes * 0.9)) return batch;
+    const batch = this.buffer.lease(this.settings.maxDocs, this.settings.maxBytes);
+    if (batch.length > 0 && this.isFull(batch)) return batch;
     if (batch.length > 0) this.release(batch);
     return undefined;
+  }
+
+  /** Whether a batch goes out without waiting for batch.interval: as many documents or (nearly) as many bytes as a request holds. */
+  private isFull(batch: readonly LeasedDoc[]): boolean {
+    const { maxDocs, maxBytes } = this.settings;
+    return batch.length >= maxDocs || batch.reduce((s, d) => s + d.body.length, 0) >= maxBytes * 0.9;
   }
 
   /** Leases and encodes the next batch if it is full. */
